@@ -1,0 +1,55 @@
+"""Plain records the engine hands to the repository (and gets back): no ORM state leaks out.
+
+These are the repository's contract with the engine; tables live in models.py.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One AI call of an execution, as planned at creation."""
+
+    task_key: str
+    ordinal: int  # stable order of results (question, platform, sample)
+    question: str  # as sent, after {brand} expansion
+    template: str  # the question as the user wrote it
+    subject: str | None  # the brand a {brand} question is about, else None
+    platform: str
+    sample: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultWrite:
+    """The end of one task, to be made durable (idempotent per (execution_id, task_key))."""
+
+    task_key: str
+    status: str  # ok | error | cancelled
+    error_kind: str | None
+    answer: str | None
+    latency_ms: int | None
+    attempts: int
+    usage: dict[str, int] | None
+    analysis: dict[str, Any] | None
+    finished_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressSnapshot:
+    """An execution's counters at one seq; written only if newer than what the DB holds."""
+
+    execution_id: str
+    status: str
+    stage: str
+    total: int
+    completed: int
+    failed: int
+    progress: int
+    seq: int
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    report: dict[str, Any] | None = field(default=None)

@@ -1,0 +1,54 @@
+"""One Settings object (SPEC 9): every limit of the service, read from `DIAGNOSIS_*` and `.env`.
+
+Never holds a provider key: keys are read from the environment by the platform registry at call time.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DIAGNOSIS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./diagnosis.db"
+    platforms_file: Path | None = None
+    flush_interval_s: float = Field(0.5, gt=0)
+    sync_tolerance: int = Field(10, ge=0, le=100)
+    global_concurrency: int = Field(64, ge=1)
+    max_tasks: int = Field(1000, ge=1)
+    default_deadline_s: int = Field(300, ge=1, le=3600)
+    # "token:owner,token2:owner2"; empty = open service (local use).
+    api_tokens: str = ""
+    start_rate_per_min: int = Field(30, ge=0)
+    max_body_bytes: int = 64 * 1024
+    sse_keepalive_s: float = Field(15.0, gt=0)
+    log_json: bool = False
+    log_level: str = "INFO"
+    # Bound on how long a finished execution stays in the in-memory cache (seconds).
+    cache_linger_s: float = Field(30.0, ge=0)
+
+    @field_validator("platforms_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    def token_owners(self) -> dict[str, str]:
+        """Parse `api_tokens` into {token: owner}; a token without owner is its own owner."""
+        pairs: dict[str, str] = {}
+        for item in self.api_tokens.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            token, _, owner = item.partition(":")
+            pairs[token.strip()] = owner.strip() or token.strip()
+        return pairs
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
