@@ -29,8 +29,10 @@ class Settings(BaseSettings):
     sse_keepalive_s: float = Field(15.0, gt=0)
     log_json: bool = False
     log_level: str = "INFO"
-    # Bound on how long a finished execution stays in the in-memory cache (seconds).
-    cache_linger_s: float = Field(30.0, ge=0)
+    # Retry backoff (SPEC 4): 0.5 s x 2^n with jitter, capped; Retry-After capped at 60 s.
+    retry_backoff_s: float = Field(0.5, ge=0)
+    retry_backoff_cap_s: float = Field(8.0, ge=0)
+    retry_after_cap_s: float = Field(60.0, ge=0)
 
     @field_validator("platforms_file", mode="before")
     @classmethod

@@ -53,3 +53,58 @@ class ProgressSnapshot:
     finished_at: datetime | None = None
     error: str | None = None
     report: dict[str, Any] | None = field(default=None)
+    # {platform_id: {"total", "completed", "failed"}}: stored with the row so that the status
+    # route answers per-platform counters from one row read.
+    platform_stats: dict[str, dict[str, int]] | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    """An execution row as read back (every column; `execution_id` is the table's `id`)."""
+
+    execution_id: str
+    brand: str
+    aliases: list[str]
+    competitors: list[dict[str, Any]]  # [{"name": str, "aliases": [str]}]
+    questions: list[str]  # templates as the user wrote them
+    platforms: list[str]
+    samples: int
+    deadline_s: int
+    owner: str | None
+    status: str
+    stage: str
+    total: int
+    completed: int
+    failed: int
+    progress: int
+    seq: int
+    created_at: datetime  # all datetimes are timezone-aware UTC
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    retry_of: str | None
+    report: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRecord:
+    """A task_results row as read back (every column); status `pending` until its end is written."""
+
+    id: int
+    execution_id: str
+    task_key: str
+    ordinal: int
+    question: str
+    template: str
+    subject: str | None
+    platform: str
+    sample: int
+    status: str  # pending | ok | error | cancelled
+    error_kind: str | None
+    answer: str | None
+    latency_ms: int | None
+    attempts: int
+    usage: dict[str, int] | None
+    analysis: dict[str, Any] | None
+    finished_at: datetime | None

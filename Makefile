@@ -1,0 +1,45 @@
+# The two commands: `make run` and `make test`. Both build .venv from this repo's own files.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test test-fast test-browser install lint bench browser-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/diagnosis serve --host $(HOST) --port $(PORT)
+
+# Debian's Chromium for the dashboard's browser tests (browser downloads are impossible here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: install browser-deps
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not browser and not slow"
+
+test-browser: install browser-deps
+	$(BIN)/pytest -m browser
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,94 @@
+"""The app factory and its lifespan: the database, platform clients and engine start with the
+app and close after it; shutdown stops calls, flushes and leaves executions resumable (SPEC 4).
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from diagnosis import __version__
+from diagnosis.api import diagnoses, events, system
+from diagnosis.api.auth import Authenticator, StartRateLimiter
+from diagnosis.api.body_limit import BodyLimitMiddleware
+from diagnosis.api.errors import install_error_handlers
+from diagnosis.engine.service import Engine
+from diagnosis.persistence.db import Database, migrate
+from diagnosis.persistence.repository import Repository
+from diagnosis.providers.registry import PlatformRegistry, load_platforms
+from diagnosis.settings import Settings, get_settings
+
+log = logging.getLogger("diagnosis.api")
+
+DESCRIPTION = """
+Measures how AI assistants talk about a brand: every question on every chosen platform,
+concurrently, then mention rate, rank, tone, share of voice, sources and gaps.
+
+衡量 AI 助手如何谈论一个品牌：在所选平台上并发提问，统计提及率、排名、情感、声量份额、引用来源与缺口。
+
+Flow / 流程: `POST /api/diagnoses` → poll `GET /api/diagnoses/{id}` or stream
+`GET /api/diagnoses/{id}/events` → `GET /api/diagnoses/{id}/report`.
+"""
+
+
+def web_dir() -> str:
+    return str(resources.files("diagnosis") / "web")
+
+
+def create_app(settings: Settings | None = None, *, resume: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    platforms = load_platforms(settings.platforms_file)  # a bad file fails here, at start
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(settings.database_url)
+        database = Database.open(settings.database_url)
+        engine = Engine(settings, Repository(database), PlatformRegistry(platforms))
+        app.state.engine = engine
+        if resume:
+            await engine.runner.resume_unfinished()
+        try:
+            yield
+        finally:
+            await engine.aclose()
+            await database.dispose()
+
+    app = FastAPI(
+        title="Brand diagnosis / 品牌诊断",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings.token_owners())
+    app.state.rate_limiter = StartRateLimiter(settings.start_rate_per_min)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(diagnoses.router)
+    app.include_router(events.router)
+    app.include_router(system.router)
+    _mount_web(app)
+    return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    root = web_dir()
+    try:
+        has_index = (resources.files("diagnosis") / "web" / "index.html").is_file()
+    except (FileNotFoundError, NotADirectoryError):
+        has_index = False
+    if not has_index:
+        @app.get("/", include_in_schema=False)
+        async def _no_dashboard() -> RedirectResponse:
+            return RedirectResponse("/docs")
+        return
+
+    @app.get("/", include_in_schema=False)
+    async def _index() -> FileResponse:
+        return FileResponse(f"{root}/index.html")
+
+    app.mount("/static", StaticFiles(directory=root), name="static")

@@ -1,0 +1,44 @@
+"""Dependencies as `Annotated` aliases: the engine, the caller's owner, the settings."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from diagnosis.api.auth import Authenticator, StartRateLimiter
+from diagnosis.engine.service import Engine
+from diagnosis.settings import Settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_authenticator(request: Request) -> Authenticator:
+    return request.app.state.authenticator  # type: ignore[no-any-return]
+
+
+def get_owner(request: Request) -> str | None:
+    return get_authenticator(request).owner(request)
+
+
+def get_rate_limiter(request: Request) -> StartRateLimiter:
+    return request.app.state.rate_limiter  # type: ignore[no-any-return]
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+OwnerDep = Annotated[str | None, Depends(get_owner)]
+AuthDep = Annotated[Authenticator, Depends(get_authenticator)]
+RateLimitDep = Annotated[StartRateLimiter, Depends(get_rate_limiter)]
+
+
+def start_key(request: Request, owner: str | None) -> str:
+    """Whom the start-rate limit counts: the owner, else the client address."""
+    if owner:
+        return f"owner:{owner}"
+    client = request.client.host if request.client else "unknown"
+    return f"client:{client}"

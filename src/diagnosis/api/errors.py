@@ -1,0 +1,54 @@
+"""The API's one error handler: domain errors and validation errors become JSON with `detail`.
+
+Never echoes a request header or a key; a 500 carries no internals.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from diagnosis.engine.errors import DiagnosisError
+
+log = logging.getLogger("diagnosis.api")
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    errors = []
+    for err in exc.errors():
+        errors.append({"field": _field_path(tuple(err.get("loc", ()))), "message": err.get("msg", "")})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+    return detail, errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DiagnosisError)
+    async def _domain(request: Request, exc: DiagnosisError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+        return JSONResponse(
+            {"detail": exc.detail, **exc.extra}, status_code=exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, errors = validation_detail(exc)
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error path=%s", request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)

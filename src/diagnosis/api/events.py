@@ -1,0 +1,91 @@
+"""SSE (SPEC 6): `progress` (id = seq), `task`, `complete`; the first event is the current
+snapshot; a finished execution answers `complete` at once.
+
+The stream subscribes BEFORE it reads the snapshot, so nothing published in between is lost;
+the subscription is closed in `finally` whatever ends the stream (a disconnect cancels us).
+"""
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from diagnosis.api.deps import AuthDep, EngineDep, OwnerDep, SettingsDep
+from diagnosis.api.schemas import ErrorOut
+from diagnosis.engine.service import Engine
+
+router = APIRouter(tags=["events / 实时进度"])
+log = logging.getLogger("diagnosis.api.events")
+
+
+def _data(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+async def execution_events(
+    engine: Engine, execution_id: str, owner: str | None, *, names: dict[str, str] | None = None
+) -> AsyncIterator[ServerSentEvent]:
+    """The event sequence of one execution; `names` renames events (the mini-program's)."""
+    names = names or {}
+    progress_name = names.get("progress", "progress")
+    complete_name = names.get("complete", "complete")
+    with engine.broker.subscribe(execution_id) as sub:
+        view = await engine.status(execution_id, owner)
+        snapshot = view.model_dump(mode="json")
+        yield ServerSentEvent(_data(snapshot), event=progress_name, id=str(view.seq))
+        if view.is_completed:
+            yield ServerSentEvent(_data(snapshot), event=complete_name, id=str(view.seq))
+            return
+        sent = view.seq
+        while True:
+            batch = await sub.next()
+            if batch is None:
+                continue
+            if batch.seq > sent:
+                sent = batch.seq
+                yield ServerSentEvent(_data(batch.progress), event=progress_name, id=str(batch.seq))
+            if "task" in names or not names:
+                for task in batch.tasks:
+                    yield ServerSentEvent(_data(task), event=names.get("task", "task"))
+            if batch.final:
+                log.debug("sse complete execution_id=%s seq=%d", execution_id, batch.seq)
+                yield ServerSentEvent(_data(batch.progress), event=complete_name, id=str(batch.seq))
+                return
+
+
+@router.get(
+    "/api/diagnoses/{execution_id}/events",
+    summary="Live progress (SSE) / 实时进度",
+    response_class=EventSourceResponse,
+    responses={404: {"model": ErrorOut, "description": "Unknown execution / 诊断不存在"},
+               200: {"content": {"text/event-stream": {}},
+                     "description": "events: progress (id=seq), task, complete"}},
+)
+async def stream_events(
+    execution_id: str, request: Request, engine: EngineDep, owner: OwnerDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Server-Sent Events; reconnect with Last-Event-ID gets the current snapshot first."""
+    await engine.status(execution_id, owner)  # 404 / 401 before the stream opens
+    return EventSourceResponse(
+        execution_events(engine, execution_id, owner),
+        ping=int(settings.sse_keepalive_s) or 15,
+        send_timeout=30,
+    )
+
+
+@router.post(
+    "/api/auth/stream-token",
+    summary="Short-lived token for EventSource / SSE 临时令牌",
+    tags=["auth / 认证"],
+)
+async def stream_token(auth: AuthDep, owner: OwnerDep) -> dict[str, Any]:
+    """EventSource cannot send headers: exchange the Bearer token for a signed query token."""
+    if owner is None:
+        return {"access_token": None, "expires_in": 0, "auth": "open"}
+    token, ttl = auth.stream_token(owner)
+    return {"access_token": token, "expires_in": ttl, "auth": "token"}

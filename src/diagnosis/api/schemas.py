@@ -1,0 +1,147 @@
+"""Request and response models of the HTTP API (SPEC 6), with the examples /docs shows.
+
+Validation lives here so that a refused body never reaches the engine (nothing is written).
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class CompetitorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    aliases: list[Name] = Field(default_factory=list, max_length=20)
+
+
+class DiagnosisCreate(BaseModel):
+    """Start a diagnosis / 发起一次品牌诊断."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "brand": "蔚来",
+                    "aliases": ["NIO"],
+                    "competitors": ["理想", {"name": "小鹏", "aliases": ["XPeng"]}],
+                    "questions": ["20万左右的新能源汽车品牌推荐", "{brand}的售后服务怎么样？"],
+                    "platforms": ["DeepSeek", "通义千问", "demo"],
+                    "samples": 1,
+                },
+                {
+                    "brand": "Anker",
+                    "competitors": ["Belkin", "Ugreen"],
+                    "questions": ["Which power bank brand is the most reliable?"],
+                    "platforms": ["ChatGPT"],
+                },
+            ]
+        },
+    )
+
+    brand: Name = Field(description="Your brand / 品牌名")
+    aliases: list[Name] = Field(default_factory=list, max_length=20, description="别名")
+    competitors: list[Name | CompetitorIn] = Field(
+        default_factory=list, max_length=20, description="Competitors: names or {name, aliases} / 竞品"
+    )
+    questions: list[Question] = Field(
+        default_factory=list, max_length=50,
+        description="Questions; `{brand}` is expanded per brand; a default set when empty / 问题",
+    )
+    platforms: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                     max_length=100)]] = Field(
+        min_length=1, max_length=20,
+        description="Platform ids or display names, e.g. DeepSeek, 通义千问, 豆包 / AI 平台",
+    )
+    samples: int = Field(1, ge=1, le=10, description="Times each question is asked / 采样次数")
+    deadline_s: int | None = Field(None, ge=1, le=3600, description="Deadline in seconds / 截止时间")
+    owner: Name | None = Field(None, description="Owner (ignored when tokens are on) / 所有者")
+
+    @field_validator("competitors")
+    @classmethod
+    def _as_objects(cls, value: list[Any]) -> list[CompetitorIn]:
+        return [CompetitorIn(name=v) if isinstance(v, str) else v for v in value]
+
+
+class DiagnosisCreated(BaseModel):
+    execution_id: str
+    status: str
+    total_tasks: int
+    status_url: str
+    events_url: str
+    report_url: str
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "execution_id": "q3Jw0sV1c2Fh2r0K", "status": "queued", "total_tasks": 36,
+        "status_url": "/api/diagnoses/q3Jw0sV1c2Fh2r0K",
+        "events_url": "/api/diagnoses/q3Jw0sV1c2Fh2r0K/events",
+        "report_url": "/api/diagnoses/q3Jw0sV1c2Fh2r0K/report",
+    }]})
+
+
+class MentionOut(BaseModel):
+    brand: str
+    rank: int | None
+    sentiment: Literal["positive", "neutral", "negative"]
+    count: int
+
+
+class ResultOut(BaseModel):
+    task_key: str
+    question: str
+    subject: str | None
+    platform: str
+    sample: int
+    status: str
+    error_kind: str | None
+    answer: str | None
+    latency_ms: int | None
+    attempts: int
+    usage: dict[str, int] | None
+    finished_at: datetime | None
+    analysis: dict[str, Any] | None
+
+
+class ResultsPage(BaseModel):
+    items: list[ResultOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ExecutionSummary(BaseModel):
+    execution_id: str
+    brand: str
+    competitors: list[str]
+    platforms: list[str]
+    owner: str | None
+    status: str
+    stage: str
+    progress: int
+    total: int
+    completed: int
+    failed: int
+    created_at: datetime
+    finished_at: datetime | None
+    retry_of: str | None
+
+
+class HistoryPage(BaseModel):
+    items: list[ExecutionSummary]
+    total: int
+    page: int
+    limit: int
+
+
+class ErrorOut(BaseModel):
+    detail: Any = Field(description="What went wrong / 错误说明")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    running_executions: int

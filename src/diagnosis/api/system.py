@@ -1,0 +1,52 @@
+"""Platforms, health and metrics: the service's own surface. Never returns a key."""
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from diagnosis.api.deps import EngineDep, OwnerDep
+from diagnosis.api.schemas import Health
+
+router = APIRouter()
+
+
+@router.get("/api/platforms", summary="AI platforms / 可用平台", tags=["platforms / 平台"])
+async def list_platforms(engine: EngineDep, owner: OwnerDep) -> list[dict[str, Any]]:
+    """id, display name, aliases, model, configured (and why not), limits, breaker state."""
+    states = engine.runtimes.breaker_states()
+    items = []
+    for pid, config in engine.registry.configs.items():
+        item = config.public_dict()
+        item["breaker"] = states.get(pid, "closed")
+        items.append(item)
+    return items
+
+
+@router.get("/health", response_model=Health, summary="Health / 健康检查", tags=["system"])
+async def health(engine: EngineDep, response: Response) -> Health:
+    """Says whether the database answers."""
+    try:
+        db_ok = bool(await engine.repository.ping())
+    except Exception:
+        db_ok = False
+    if not db_ok:
+        response.status_code = 503
+    return Health(
+        status="ok" if db_ok else "degraded", database=db_ok,
+        running_executions=len(engine.cache),
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", tags=["system"])
+async def metrics(engine: EngineDep) -> Response:
+    """Prometheus text format."""
+    from diagnosis.engine.metrics import EXECUTIONS_BY_STATUS
+
+    try:
+        counts = await engine.repository.counts_by_status()
+    except Exception:
+        counts = {}
+    for status, count in counts.items():
+        EXECUTIONS_BY_STATUS.labels(status).set(count)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

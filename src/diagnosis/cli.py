@@ -1,0 +1,186 @@
+"""The `diagnosis` command: serve, run one diagnosis in-process, list platforms.
+
+Prints reports to stdout and progress to stderr, so `diagnosis run --format json | jq` works.
+Never prints a key.
+"""
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from diagnosis.settings import Settings, get_settings
+
+app = typer.Typer(help="Brand diagnosis: how AI assistants talk about a brand.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_CODES = {"completed": 0, "partial_success": 2}
+
+
+def _configure_logging(settings: Settings) -> None:
+    from diagnosis.logs import configure_logging
+
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Migrate the database, resume left-over executions, serve the API and dashboard."""
+    import uvicorn
+
+    from diagnosis.api.app import create_app
+    from diagnosis.persistence.db import upgrade_to_head
+
+    settings = get_settings()
+    _configure_logging(settings)
+    upgrade_to_head(settings.database_url)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
+                timeout_graceful_shutdown=15)
+
+
+@app.command()
+def platforms() -> None:
+    """List the platforms, whether each is configured, and its limits (never a key)."""
+    from diagnosis.providers.registry import load_platforms
+
+    settings = get_settings()
+    table = Table(title="Platforms / 平台")
+    for column in ("id", "name", "model", "configured", "concurrency", "rpm", "timeout_s", "retries"):
+        table.add_column(column)
+    for config in load_platforms(settings.platforms_file).values():
+        info = config.public_dict()
+        limits = info["limits"]
+        configured = "yes" if info["configured"] else f"no ({info.get('reason') or 'no key'})"
+        table.add_row(
+            info["id"], info["display_name"], str(info.get("model") or ""), configured,
+            str(limits["max_concurrency"]), str(limits["rpm"] or "-"), str(limits["timeout_s"]),
+            str(limits["max_retries"]),
+        )
+    out.print(table)
+
+
+@app.command()
+def run(
+    brand: Annotated[str, typer.Option(help="Your brand")],
+    alias: Annotated[list[str] | None, typer.Option(help="An alias of the brand (repeat)")] = None,
+    competitor: Annotated[list[str] | None, typer.Option(help="A competitor (repeat)")] = None,
+    question: Annotated[list[str] | None, typer.Option(help="A question (repeat); {brand} expands")] = None,
+    platform: Annotated[list[str] | None, typer.Option(help="Platform id or name (repeat)")] = None,
+    samples: Annotated[int, typer.Option(min=1, max=10)] = 1,
+    deadline: Annotated[int | None, typer.Option(min=1, max=3600, help="Deadline, seconds")] = None,
+    format: Annotated[str, typer.Option("--format", help="table | json | md")] = "table",
+) -> None:
+    """Run one diagnosis in-process, show progress, print the report."""
+    if format not in ("table", "json", "md"):
+        raise typer.BadParameter("format must be table, json or md", param_hint="--format")
+    settings = get_settings()
+    _configure_logging(settings)
+    from diagnosis.engine.errors import DiagnosisError
+    from diagnosis.engine.service import Competitor, NewDiagnosis
+
+    request = NewDiagnosis(
+        brand=brand.strip(), aliases=alias or [],
+        competitors=[Competitor(c.strip()) for c in competitor or []],
+        questions=question or [], platforms=platform or ["demo"], samples=samples,
+        deadline_s=deadline, owner="cli",
+    )
+    try:
+        status, report = asyncio.run(_run(settings, request, format))
+    except DiagnosisError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        extra = exc.extra.get("available_platforms")
+        if extra:
+            err.print(f"available platforms: {', '.join(extra)}")
+        raise typer.Exit(1) from None
+    if format == "json":
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    elif format == "md":
+        sys.stdout.write(str(report))
+    else:
+        _print_table(report)
+    raise typer.Exit(EXIT_CODES.get(status, 1))
+
+
+async def _run(settings: Settings, request: Any, fmt: str) -> tuple[str, Any]:
+    from diagnosis.engine.service import Engine
+    from diagnosis.persistence.db import Database, migrate
+    from diagnosis.persistence.repository import Repository
+    from diagnosis.providers.registry import PlatformRegistry, load_platforms
+
+    await migrate(settings.database_url)
+    database = Database.open(settings.database_url)
+    engine = Engine(settings, Repository(database), PlatformRegistry(load_platforms(settings.platforms_file)))
+    try:
+        record = await engine.create(request)
+        eid = record.execution_id
+        await _follow(engine, eid, record.total)
+        view = await engine.status(eid)
+        report = await engine.report(eid, None, "json" if fmt in ("json", "table") else "md")
+        if isinstance(report, bytes):
+            report = report.decode()
+        return view.status.value, report
+    finally:
+        await engine.aclose()
+        await database.dispose()
+
+
+async def _follow(engine: Any, execution_id: str, total: int) -> None:
+    """A rich progress bar on a terminal, plain lines otherwise; ends with the execution."""
+    done = asyncio.create_task(engine.runner.wait(execution_id))
+    with engine.broker.subscribe(execution_id) as sub:
+        if err.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn())
+            with Progress(*columns, console=err, transient=False) as bar:
+                task = bar.add_task("diagnosing", total=total)
+                while not done.done():
+                    batch = await sub.next(timeout=0.5)
+                    if batch is not None:
+                        p = batch.progress
+                        bar.update(task, completed=p["completed"] + p["failed"],
+                                   description=f"{p['stage']}")
+        else:
+            last = -1
+            while not done.done():
+                batch = await sub.next(timeout=0.5)
+                if batch is not None and batch.progress["progress"] != last:
+                    last = batch.progress["progress"]
+                    p = batch.progress
+                    err.print(f"progress {last}% ({p['completed']} ok, {p['failed']} failed) "
+                              f"stage={p['stage']}")
+    await done
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    table = Table(title=f"Report {report.get('execution_id', '')} ({report.get('status', '')})")
+    for column in ("brand", "mention rate", "avg rank", "top-1", "share of voice", "sentiment",
+                   "visibility"):
+        table.add_column(column)
+
+    def pct(v: Any) -> str:
+        return "-" if v is None else f"{100 * v:.0f}%"
+
+    def num(v: Any) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    for b in report.get("brands", []):
+        name = f"{b['name']} *" if b.get("is_own") else b["name"]
+        table.add_row(name, pct(b.get("mention_rate")), num(b.get("avg_rank")),
+                      pct(b.get("top1_share")), pct(b.get("share_of_voice")),
+                      num(b.get("sentiment_index")), num(b.get("visibility_score")))
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig()
+    app()

@@ -1,0 +1,86 @@
+"""The event broker (SPEC 5, 11): flushed snapshots fanned out to SSE subscribers.
+
+publish/subscribe is the whole interface, so a Redis pub/sub broker can replace this
+in-process one. A slow subscriber gets its unread batches merged (newest progress, every task
+summary) rather than an unbounded queue; the final event is never dropped.
+"""
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnosis.engine import metrics
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one flush made durable: the snapshot (as the status view) and the results' summaries."""
+
+    seq: int
+    progress: dict[str, Any]
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    final: bool = False
+
+
+class Subscription:
+    def __init__(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        self._pending: Batch | None = None
+        self._wake = asyncio.Event()
+        self.closed = False
+
+    def offer(self, batch: Batch) -> None:
+        if self._pending is None:
+            self._pending = Batch(batch.seq, batch.progress, list(batch.tasks), batch.final)
+        else:
+            # Coalesce for a slow reader: the newest snapshot, every task summary, and the
+            # final flag once seen (it can never be un-set).
+            merged = self._pending
+            if batch.seq >= merged.seq:
+                merged.seq, merged.progress = batch.seq, batch.progress
+            merged.tasks.extend(batch.tasks)
+            merged.final = merged.final or batch.final
+        self._wake.set()
+
+    async def next(self, timeout: float | None = None) -> Batch | None:
+        """The next (possibly merged) batch, or None when `timeout` passed without one."""
+        if self._pending is None:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return None
+        batch, self._pending = self._pending, None
+        self._wake.clear()
+        return batch
+
+
+class EventBroker:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    def publish(self, execution_id: str, batch: Batch) -> None:
+        for sub in tuple(self._subscribers.get(execution_id, ())):
+            sub.offer(batch)
+
+    @contextmanager
+    def subscribe(self, execution_id: str) -> Iterator[Subscription]:
+        sub = Subscription(execution_id)
+        self._subscribers.setdefault(execution_id, set()).add(sub)
+        metrics.SSE_SUBSCRIBERS.inc()
+        try:
+            yield sub
+        finally:
+            sub.closed = True
+            subs = self._subscribers.get(execution_id)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._subscribers[execution_id]
+            metrics.SSE_SUBSCRIBERS.dec()
+
+    def subscriber_count(self, execution_id: str | None = None) -> int:
+        if execution_id is not None:
+            return len(self._subscribers.get(execution_id, ()))
+        return sum(len(s) for s in self._subscribers.values())

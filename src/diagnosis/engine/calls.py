@@ -1,0 +1,170 @@
+"""One task's call to one platform: limits, breaker, per-call timeout and retries (SPEC 4).
+
+`PlatformRuntime` is process-wide, one per platform, shared by every execution, because a
+provider's limits belong to its API key. It never raises for a provider's failure: every
+ending becomes a `CallOutcome`; only cancellation propagates.
+"""
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from diagnosis.constants import BREAKER_FAILURE_KINDS, RETRYABLE_KINDS, ErrorKind
+from diagnosis.engine import metrics
+from diagnosis.engine.breaker import BreakerState, CircuitBreaker, Permit
+from diagnosis.providers.base import ChatRequest, Completion, Provider
+from diagnosis.providers.errors import ProviderError
+
+log = logging.getLogger("diagnosis.engine.calls")
+
+_BREAKER_GAUGE = {BreakerState.closed: 0, BreakerState.half_open: 1, BreakerState.open: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 2
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 8.0
+    retry_after_cap_s: float = 60.0
+
+    def delay(self, attempt_number: int, error: BaseException | None) -> float:
+        """Retry-After when the platform gave one (capped), else exponential with jitter."""
+        if isinstance(error, ProviderError) and error.retry_after_s is not None:
+            return max(0.0, min(error.retry_after_s, self.retry_after_cap_s))
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt_number - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    completion: Completion | None
+    error_kind: ErrorKind | None
+    error: str | None
+    attempts: int
+    latency_ms: int | None
+
+
+class _Refused(Exception):
+    """The open breaker refused an attempt: ends the retry loop, is never retried."""
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.kind in RETRYABLE_KINDS
+
+
+class PlatformRuntime:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        platform_id: str,
+        max_concurrency: int,
+        rpm: int | None,
+        timeout_s: float,
+        retry: RetryPolicy,
+        breaker: CircuitBreaker,
+        global_limit: asyncio.Semaphore,
+    ) -> None:
+        self.platform_id = platform_id
+        self.provider = provider
+        self.timeout_s = timeout_s
+        self.retry = retry
+        self.breaker = breaker
+        self.max_concurrency = max_concurrency
+        self._global = global_limit
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._rate = AsyncLimiter(rpm, 60) if rpm else None
+
+    async def call(self, request: ChatRequest) -> CallOutcome:
+        attempts = 0
+        last: ProviderError | None = None
+        started = time.perf_counter()
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(_retryable),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    try:
+                        completion = await self._attempt(request)
+                    except ProviderError as exc:
+                        last = exc
+                        raise
+        except _Refused:
+            attempts -= 1
+            if last is None:
+                return CallOutcome(None, ErrorKind.circuit_open, "circuit open", 0, None)
+            return self._failed(last, attempts, started)
+        except ProviderError as exc:
+            return self._failed(exc, attempts, started)
+        latency = completion.latency_ms or int((time.perf_counter() - started) * 1000)
+        return CallOutcome(completion, None, None, attempts, latency)
+
+    async def _attempt(self, request: ChatRequest) -> Completion:
+        """One HTTP attempt under the global and platform limits, counted by the breaker."""
+        async with self._global, self._slots:
+            if self._rate is not None:
+                await self._rate.acquire()
+            # Asked only once a slot is ours, so a probe is not held back behind a queue.
+            permit = self.breaker.acquire()
+            self._publish_breaker()
+            if permit is Permit.refused:
+                raise _Refused()
+            begun = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    completion = await self.provider.complete(request)
+            except TimeoutError as exc:
+                self._count(permit, ErrorKind.timeout, begun)
+                raise ProviderError(ErrorKind.timeout, "call timed out") from exc
+            except ProviderError as exc:
+                self._count(permit, exc.kind, begun)
+                raise
+            except asyncio.CancelledError:
+                self.breaker.release(permit)  # a cancelled call is neither success nor failure
+                self._publish_breaker()
+                raise
+            self._count(permit, None, begun)
+            return completion
+
+    def _count(self, permit: Permit, kind: ErrorKind | None, begun: float) -> None:
+        metrics.CALL_LATENCY.labels(self.platform_id).observe(time.perf_counter() - begun)
+        metrics.PROVIDER_CALLS.labels(self.platform_id, kind.value if kind else "ok").inc()
+        if kind is None:
+            self.breaker.record_success(permit)
+        elif kind in BREAKER_FAILURE_KINDS:
+            self.breaker.record_failure(permit)
+        else:
+            self.breaker.release(permit)
+        self._publish_breaker()
+
+    def _publish_breaker(self) -> None:
+        metrics.BREAKER_STATE.labels(self.platform_id).set(_BREAKER_GAUGE[self.breaker.state])
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return self.retry.delay(state.attempt_number, error)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        kind = error.kind.value if isinstance(error, ProviderError) else type(error).__name__
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "retrying call platform=%s kind=%s attempt=%d wait_s=%.2f",
+            self.platform_id, kind, state.attempt_number, wait,
+        )
+
+    @staticmethod
+    def _failed(exc: ProviderError, attempts: int, started: float) -> CallOutcome:
+        latency = int((time.perf_counter() - started) * 1000)
+        return CallOutcome(None, exc.kind, exc.message, attempts, latency)

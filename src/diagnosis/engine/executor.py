@@ -1,0 +1,267 @@
+"""Runs one execution: fan-out under the limits, deadline, cancel, analysis, terminal status.
+
+Every task end goes to the cache at once and reaches the DB through the reporter; the terminal
+status is written only after every result is durable (SPEC 3, invariant 2). A shutdown leaves
+the execution resumable: unfinished tasks stay pending, never marked failed.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from diagnosis.analysis import BrandSpec, analyze_answer
+from diagnosis.constants import ErrorKind, ExecutionStatus, ResultStatus, Stage
+from diagnosis.engine import metrics
+from diagnosis.engine.cache import LiveExecution, PlatformCounters, utcnow
+from diagnosis.engine.calls import CallOutcome
+from diagnosis.engine.reporter import ProgressReporter
+from diagnosis.engine.reports import build_execution_report
+from diagnosis.engine.views import status_view, task_summary
+from diagnosis.persistence.records import ProgressSnapshot, ResultWrite
+from diagnosis.providers.base import ChatRequest
+
+if TYPE_CHECKING:
+    from diagnosis.engine.service import Engine
+
+log = logging.getLogger("diagnosis.engine.executor")
+
+
+class StopReason(StrEnum):
+    cancelled = "cancelled"
+    deadline = "deadline"
+    shutdown = "shutdown"
+
+
+def brand_specs(record: Any) -> list[BrandSpec]:
+    specs = [BrandSpec(record.brand, tuple(record.aliases or ()), is_own=True)]
+    for comp in record.competitors or ():
+        specs.append(BrandSpec(comp["name"], tuple(comp.get("aliases") or ())))
+    return specs
+
+
+def final_status(live: LiveExecution, reason: StopReason | None) -> ExecutionStatus:
+    if reason is StopReason.cancelled:
+        return ExecutionStatus.cancelled
+    if reason is StopReason.deadline:
+        return ExecutionStatus.timeout
+    if live.total > 0 and live.completed == live.total:
+        return ExecutionStatus.completed
+    if live.completed > 0:
+        return ExecutionStatus.partial_success
+    return ExecutionStatus.failed
+
+
+class ExecutionRun:
+    def __init__(self, engine: "Engine", record: Any, rows: Sequence[Any]) -> None:
+        self.engine = engine
+        self.record = record
+        self.brands = brand_specs(record)
+        self._brand_names = [b.name for b in self.brands]
+        self._rows = {row.task_key: row for row in rows}
+        self._todo = [row for row in rows if row.status == ResultStatus.pending]
+        self._ended: set[str] = set()
+        self._stop = asyncio.Event()
+        self._reason: StopReason | None = None
+        self.live = self._live_from(record, rows)
+        self.reporter = ProgressReporter(
+            self.live,
+            repository=engine.repository,
+            broker=engine.broker,
+            flush_interval_s=engine.settings.flush_interval_s,
+            progress_view=self._progress_view,
+            task_summary=self._task_summary,
+        )
+
+    @property
+    def execution_id(self) -> str:
+        return str(self.record.execution_id)
+
+    def stop(self, reason: StopReason) -> None:
+        if self._reason is None:
+            self._reason = reason
+        self._stop.set()
+
+    async def run(self) -> ExecutionStatus | None:
+        """Runs to a terminal status (returned), or to a resumable stop on shutdown (None)."""
+        engine, live = self.engine, self.live
+        engine.cache.put(live)
+        loop = asyncio.create_task(self.reporter.run(), name=f"reporter-{self.execution_id}")
+        metrics.EXECUTIONS_RUNNING.inc()
+        began = time.monotonic()
+        try:
+            live.move(status=ExecutionStatus.running, stage=Stage.ai_fetching)
+            await self.reporter.flush()
+            log.info(
+                "execution started execution_id=%s tasks=%d todo=%d",
+                self.execution_id, live.total, len(self._todo),
+            )
+            reason = await self._fan_out()
+            if reason is StopReason.shutdown:
+                await self.reporter.flush(attempts=3)
+                log.info("execution left resumable execution_id=%s", self.execution_id)
+                return None
+            self._end_unfinished(reason)
+            live.move(stage=Stage.analyzing)
+            await self.reporter.flush()
+            live.report = await self._report(reason)
+            status = final_status(live, reason)
+            live.move(status=status, stage=Stage.done)
+            await self.reporter.flush()
+            metrics.EXECUTIONS.labels(status.value).inc()
+            log.info(
+                "execution finished execution_id=%s status=%s ok=%d failed=%d duration_s=%.2f",
+                self.execution_id, status.value, live.completed, live.failed,
+                time.monotonic() - began,
+            )
+            return status
+        except asyncio.CancelledError:
+            await asyncio.shield(self.reporter.flush(attempts=3))
+            raise
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+            metrics.EXECUTIONS_RUNNING.dec()
+            engine.cache.drop(self.execution_id)
+
+    # -- fan-out -----------------------------------------------------------------------
+
+    async def _fan_out(self) -> StopReason | None:
+        remaining = self._deadline_remaining()
+        if self._stop.is_set() or remaining <= 0:
+            return self._reason or StopReason.deadline
+        work = asyncio.create_task(self._run_all(), name=f"fanout-{self.execution_id}")
+        stopper = asyncio.create_task(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {work, stopper}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopper.cancel()
+        if work in done:
+            work.result()  # surfaces a bug in the fan-out instead of hiding it
+            return None
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        return self._reason or StopReason.deadline
+
+    async def _run_all(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for row in self._todo:
+                group.create_task(self._run_task(row))
+
+    async def _run_task(self, row: Any) -> None:
+        try:
+            runtime = self.engine.runtimes.get(row.platform)
+        except KeyError:
+            outcome = CallOutcome(None, ErrorKind.bad_request, "platform not configured", 0, None)
+        else:
+            request = ChatRequest(prompt=row.question, brands=self._brand_names, sample=row.sample)
+            outcome = await runtime.call(request)
+        self._finish(row, outcome)
+
+    def _finish(self, row: Any, outcome: CallOutcome) -> None:
+        if row.task_key in self._ended:
+            return
+        completion = outcome.completion
+        analysis = analyze_answer(completion.text, self.brands) if completion else None
+        result = ResultWrite(
+            task_key=row.task_key,
+            status=ResultStatus.ok.value if completion else ResultStatus.error.value,
+            error_kind=outcome.error_kind.value if outcome.error_kind else None,
+            answer=completion.text if completion else None,
+            latency_ms=outcome.latency_ms,
+            attempts=outcome.attempts,
+            usage=completion.usage if completion else None,
+            analysis=analysis,
+            finished_at=utcnow(),
+        )
+        self._ended.add(row.task_key)
+        self.live.record(result, row.platform)
+        self.reporter.notify()
+
+    def _end_unfinished(self, reason: StopReason | None) -> None:
+        if reason is None:
+            return
+        kind = ErrorKind.deadline if reason is StopReason.deadline else ErrorKind.cancelled
+        status = ResultStatus.cancelled if reason is StopReason.cancelled else ResultStatus.error
+        now = utcnow()
+        for row in self._todo:
+            if row.task_key in self._ended:
+                continue
+            self._ended.add(row.task_key)
+            result = ResultWrite(
+                task_key=row.task_key, status=status.value, error_kind=kind.value,
+                answer=None, latency_ms=None, attempts=0, usage=None, analysis=None,
+                finished_at=now,
+            )
+            self.live.record(result, row.platform)
+
+    def _deadline_remaining(self) -> float:
+        started = self.live.started_at or utcnow()
+        deadline = started + timedelta(seconds=int(self.record.deadline_s))
+        return (deadline - datetime.now(UTC)).total_seconds()
+
+    # -- analysis ----------------------------------------------------------------------
+
+    async def _report(self, reason: StopReason | None) -> dict[str, Any] | None:
+        try:
+            rows = await self.engine.repository.all_results(self.execution_id)
+            return build_execution_report(
+                self.record, rows, brands=self.brands,
+                display_names=self.engine.runtimes.display_names(),
+                status=final_status(self.live, reason).value,
+                finished_at=utcnow(),
+            )
+        except Exception:  # a report bug must not keep an execution from ending
+            log.exception("report failed execution_id=%s", self.execution_id)
+            self.live.error = "report could not be built"
+            return None
+
+    # -- views -------------------------------------------------------------------------
+
+    def _live_from(self, record: Any, rows: Sequence[Any]) -> LiveExecution:
+        live = LiveExecution(
+            execution_id=str(record.execution_id),
+            total=len(rows),
+            status=ExecutionStatus(record.status),
+            stage=Stage(record.stage),
+            seq=int(record.seq),
+            flushed_seq=int(record.seq),
+            started_at=record.started_at,
+        )
+        for row in rows:
+            counters = live.platforms.setdefault(row.platform, PlatformCounters())
+            counters.total += 1
+            if row.status == ResultStatus.ok:
+                live.completed += 1
+                counters.completed += 1
+            elif row.status != ResultStatus.pending:
+                live.failed += 1
+                counters.failed += 1
+        return live
+
+    def _progress_view(self, snapshot: ProgressSnapshot) -> dict[str, Any]:
+        view = status_view(
+            self.record,
+            platform_stats=snapshot.platform_stats,
+            display_names=self.engine.runtimes.display_names(),
+            breaker_states=self.engine.runtimes.breaker_states(),
+            cache_sync_status="synced",
+            cache_progress=snapshot.progress,
+            overrides={
+                "status": snapshot.status, "stage": snapshot.stage, "total": snapshot.total,
+                "completed": snapshot.completed, "failed": snapshot.failed,
+                "progress": snapshot.progress, "seq": snapshot.seq,
+                "updated_at": snapshot.updated_at, "started_at": snapshot.started_at,
+                "finished_at": snapshot.finished_at, "error": snapshot.error,
+            },
+        )
+        return view.model_dump(mode="json")
+
+    def _task_summary(self, result: ResultWrite) -> dict[str, Any]:
+        row = self._rows[result.task_key]
+        return task_summary(result, platform=row.platform, question=row.question, subject=row.subject)

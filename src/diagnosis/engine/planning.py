@@ -1,0 +1,76 @@
+"""Turns a diagnosis request into its task list (SPEC 3): `{brand}` expansion, platforms, samples.
+
+Pure: no I/O. The task_key is a hash of what is asked where, so it is stable across restarts
+and is the idempotency key of a result.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from diagnosis.persistence.records import TaskSpec
+
+BRAND_PLACEHOLDER = "{brand}"
+
+DEFAULT_QUESTIONS: tuple[str, ...] = (
+    "介绍一下{brand}",
+    "{brand}的主要产品是什么",
+    "{brand}和竞品有什么区别",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpandedQuestion:
+    question: str
+    template: str
+    subject: str | None
+
+
+def task_key(question: str, platform: str, sample: int) -> str:
+    digest = hashlib.sha256(f"{platform}\x1f{sample}\x1f{question}".encode()).hexdigest()
+    return digest[:24]
+
+
+def expand_questions(templates: Sequence[str], brands: Sequence[str]) -> list[ExpandedQuestion]:
+    """Each `{brand}` template once per brand (own brand first); identical questions once."""
+    seen: set[str] = set()
+    expanded: list[ExpandedQuestion] = []
+    for template in templates:
+        if BRAND_PLACEHOLDER in template:
+            variants = [(template.replace(BRAND_PLACEHOLDER, b), b) for b in brands]
+        else:
+            variants = [(template, None)]
+        for question, subject in variants:
+            if question in seen:
+                continue
+            seen.add(question)
+            expanded.append(ExpandedQuestion(question, template, subject))
+    return expanded
+
+
+def plan_tasks(
+    *, templates: Sequence[str], brands: Sequence[str], platforms: Sequence[str], samples: int
+) -> list[TaskSpec]:
+    """All tasks in their stable order: question, then platform, then sample."""
+    tasks: list[TaskSpec] = []
+    for q in expand_questions(templates, brands):
+        for platform in platforms:
+            for sample in range(samples):
+                tasks.append(
+                    TaskSpec(
+                        task_key=task_key(q.question, platform, sample),
+                        ordinal=len(tasks),
+                        question=q.question,
+                        template=q.template,
+                        subject=q.subject,
+                        platform=platform,
+                        sample=sample,
+                    )
+                )
+    return tasks
+
+
+def count_tasks(
+    *, templates: Sequence[str], brands: Sequence[str], platforms: int, samples: int
+) -> int:
+    return len(expand_questions(templates, brands)) * platforms * samples

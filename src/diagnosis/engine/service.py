@@ -1,0 +1,252 @@
+"""The engine's front door, used by the API and the CLI: create, read, cancel, retry, report.
+
+Owns the long-lived parts (cache, broker, per-platform runtimes, runner); built once in the
+app's lifespan and closed after it. Never imports the API.
+"""
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnosis.analysis import BrandSpec
+from diagnosis.constants import ExecutionStatus, ResultStatus
+from diagnosis.engine import metrics
+from diagnosis.engine.broker import EventBroker
+from diagnosis.engine.cache import ExecutionCache
+from diagnosis.engine.errors import Conflict, NotFound, TooManyTasks, Unavailable, UnknownPlatforms
+from diagnosis.engine.executor import StopReason, brand_specs
+from diagnosis.engine.planning import DEFAULT_QUESTIONS, plan_tasks
+from diagnosis.engine.reports import render
+from diagnosis.engine.runner import InProcessRunner
+from diagnosis.engine.runtimes import PlatformRuntimes
+from diagnosis.engine.views import ExecutionStatusView, SyncStatus, status_view
+from diagnosis.persistence.records import ResultWrite
+from diagnosis.providers.registry import PlatformRegistry
+from diagnosis.settings import Settings
+
+log = logging.getLogger("diagnosis.engine")
+
+
+@dataclass(frozen=True)
+class Competitor:
+    name: str
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NewDiagnosis:
+    """A validated request; platform names may still be display names or aliases."""
+
+    brand: str
+    platforms: list[str]
+    aliases: list[str] = field(default_factory=list)
+    competitors: list[Competitor] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    samples: int = 1
+    deadline_s: int | None = None
+    owner: str | None = None
+
+
+def new_execution_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Engine:
+    def __init__(self, settings: Settings, repository: Any, registry: PlatformRegistry) -> None:
+        self.settings = settings
+        self.repository = repository
+        self.registry = registry
+        self.cache = ExecutionCache()
+        self.broker = EventBroker()
+        self.runtimes = PlatformRuntimes(
+            registry,
+            global_concurrency=settings.global_concurrency,
+            backoff_base_s=settings.retry_backoff_s,
+            backoff_cap_s=settings.retry_backoff_cap_s,
+            retry_after_cap_s=settings.retry_after_cap_s,
+        )
+        self.runner = InProcessRunner(self)
+
+    async def aclose(self) -> None:
+        await self.runner.shutdown()
+        await self.runtimes.aclose()
+
+    # -- commands ----------------------------------------------------------------------
+
+    def resolve_platforms(self, names: Sequence[str]) -> list[str]:
+        ids: list[str] = []
+        unknown: list[str] = []
+        configured = set(self.registry.configured_ids())
+        for name in names:
+            pid = self.registry.resolve(name)
+            if pid is None or pid not in configured:
+                unknown.append(name)
+            elif pid not in ids:
+                ids.append(pid)
+        if unknown:
+            raise UnknownPlatforms(
+                f"unknown or unconfigured platforms: {', '.join(unknown)}",
+                available_platforms=sorted(configured),
+            )
+        return ids
+
+    async def create(self, req: NewDiagnosis, *, retry_of: str | None = None,
+                     copied: Sequence[ResultWrite] = ()) -> Any:
+        platforms = self.resolve_platforms(req.platforms)
+        questions = list(req.questions) or list(DEFAULT_QUESTIONS)
+        brands = [req.brand, *(c.name for c in req.competitors)]
+        tasks = plan_tasks(
+            templates=questions, brands=brands, platforms=platforms, samples=req.samples
+        )
+        if len(tasks) > self.settings.max_tasks:
+            raise TooManyTasks(
+                f"{len(tasks)} tasks exceed max_tasks={self.settings.max_tasks}: "
+                "ask fewer questions, platforms or samples",
+                total_tasks=len(tasks), max_tasks=self.settings.max_tasks,
+            )
+        record = await self.repository.create_execution(
+            execution_id=new_execution_id(),
+            brand=req.brand,
+            aliases=list(req.aliases),
+            competitors=[{"name": c.name, "aliases": list(c.aliases)} for c in req.competitors],
+            questions=questions,
+            platforms=platforms,
+            samples=req.samples,
+            deadline_s=req.deadline_s or self.settings.default_deadline_s,
+            owner=req.owner,
+            total=len(tasks),
+            retry_of=retry_of,
+            tasks=tasks,
+            copied=copied,
+        )
+        log.info(
+            "execution created execution_id=%s tasks=%d platforms=%s retry_of=%s",
+            record.execution_id, len(tasks), ",".join(platforms), retry_of,
+        )
+        self.runner.submit(str(record.execution_id))
+        return record
+
+    async def cancel(self, execution_id: str, owner: str | None = None) -> ExecutionStatusView:
+        record = await self._get(execution_id, owner)
+        if ExecutionStatus(record.status).is_terminal:
+            raise Conflict(f"execution is already {record.status}")
+        if not self.runner.stop(execution_id, StopReason.cancelled):
+            # Not running here (between restarts): run it just to end it as cancelled.
+            self.runner.submit(execution_id)
+            self.runner.stop(execution_id, StopReason.cancelled)
+        await self.runner.wait(execution_id)
+        return await self.status(execution_id, owner)
+
+    async def retry(self, execution_id: str, owner: str | None = None) -> Any:
+        old = await self._get(execution_id, owner)
+        if not ExecutionStatus(old.status).is_terminal:
+            raise Conflict(f"execution is still {old.status}: retry once it has ended")
+        rows = await self.repository.all_results(execution_id)
+        copied = [
+            ResultWrite(
+                task_key=r.task_key, status=r.status, error_kind=r.error_kind, answer=r.answer,
+                latency_ms=r.latency_ms, attempts=r.attempts, usage=r.usage,
+                analysis=r.analysis, finished_at=r.finished_at,
+            )
+            for r in rows
+            if r.status == ResultStatus.ok
+        ]
+        req = NewDiagnosis(
+            brand=old.brand,
+            aliases=list(old.aliases or ()),
+            competitors=[Competitor(c["name"], list(c.get("aliases") or ())) for c in old.competitors or ()],
+            questions=list(old.questions),
+            platforms=list(old.platforms),
+            samples=int(old.samples),
+            deadline_s=int(old.deadline_s),
+            owner=old.owner,
+        )
+        return await self.create(req, retry_of=execution_id, copied=copied)
+
+    # -- queries -----------------------------------------------------------------------
+
+    async def _get(self, execution_id: str, owner: str | None) -> Any:
+        record = await self.repository.get_execution(execution_id, owner)
+        if record is None:
+            raise NotFound("execution not found")
+        return record
+
+    async def status(self, execution_id: str, owner: str | None = None) -> ExecutionStatusView:
+        """SPEC 5: the DB row is the authority; the cache is compared, never trusted first."""
+        try:
+            row = await self.repository.get_execution(execution_id, owner)
+        except Exception as exc:
+            return self._status_from_cache(execution_id, owner, exc)
+        if row is None:
+            raise NotFound("execution not found")
+        live = self.cache.get(execution_id)
+        sync: SyncStatus = "cache_miss"
+        if live is not None:
+            sync = self._compare(row, live)
+        return status_view(
+            row,
+            platform_stats=getattr(row, "platform_stats", None),
+            display_names=self.runtimes.display_names(),
+            breaker_states=self.runtimes.breaker_states(),
+            cache_sync_status=sync,
+            cache_progress=live.progress if live is not None else None,
+        )
+
+    def _compare(self, row: Any, live: Any) -> SyncStatus:
+        close = abs(row.progress - live.progress) <= self.settings.sync_tolerance
+        if close and row.status == live.status.value:
+            return "synced"
+        if live.seq > row.seq and (live.dirty or live.flushed_seq > row.seq):
+            return "synced"  # the cache is ahead only by changes whose flush is pending
+        metrics.OUT_OF_SYNC.inc()
+        log.warning(
+            "cache out_of_sync execution_id=%s db_progress=%d cache_progress=%d db_seq=%d "
+            "cache_seq=%d db_status=%s cache_status=%s",
+            row.execution_id, row.progress, live.progress, row.seq, live.seq, row.status, live.status.value,
+        )
+        return "out_of_sync"
+
+    def _status_from_cache(
+        self, execution_id: str, owner: str | None, exc: Exception
+    ) -> ExecutionStatusView:
+        log.warning("status read failed execution_id=%s error=%s", execution_id, type(exc).__name__)
+        run = self.runner._runs.get(execution_id)
+        live = self.cache.get(execution_id)
+        if live is None or run is None or (owner is not None and run.record.owner != owner):
+            raise Unavailable("the database is unavailable; try again shortly")
+        snap = live.snapshot()
+        return status_view(
+            run.record,
+            platform_stats=snap.platform_stats,
+            display_names=self.runtimes.display_names(),
+            breaker_states=self.runtimes.breaker_states(),
+            source="cache",
+            cache_sync_status="unknown",
+            cache_progress=live.progress,
+            overrides={k: getattr(snap, k) for k in (
+                "status", "stage", "total", "completed", "failed", "progress", "seq",
+                "updated_at", "started_at", "finished_at", "error")},
+        )
+
+    async def results(self, execution_id: str, owner: str | None, *, offset: int, limit: int
+                      ) -> tuple[list[Any], int]:
+        await self._get(execution_id, owner)
+        return await self.repository.page_results(execution_id, offset=offset, limit=limit)
+
+    async def history(self, owner: str | None, *, page: int, limit: int) -> tuple[list[Any], int]:
+        return await self.repository.list_executions(owner=owner, page=page, limit=limit)
+
+    async def report(self, execution_id: str, owner: str | None, fmt: str = "json") -> Any:
+        record = await self._get(execution_id, owner)
+        if not ExecutionStatus(record.status).is_terminal:
+            raise Conflict(f"the report is ready once the execution ends (now {record.status})")
+        report = record.report or {}
+        if fmt == "json":
+            return report
+        rows = await self.repository.all_results(execution_id) if fmt == "csv" else []
+        return render(fmt, report, rows, brand_specs(record))
+
+    def brands_of(self, record: Any) -> list[BrandSpec]:
+        return brand_specs(record)
