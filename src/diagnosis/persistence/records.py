@@ -85,6 +85,7 @@ class ExecutionRecord:
     error: str | None
     retry_of: str | None
     report: dict[str, Any] | None
+    platform_stats: dict[str, dict[str, int]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

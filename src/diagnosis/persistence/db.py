@@ -1,0 +1,165 @@
+"""Engines and migrations: the one place that knows the database is SQLite (SPEC 9, 11).
+
+Every connection gets WAL, synchronous=NORMAL, a busy timeout and foreign keys; write transactions
+take the write lock up front (BEGIN IMMEDIATE), reads never do. No query of the service lives here,
+and nothing here ever awaits HTTP.
+"""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+BUSY_TIMEOUT_MS = 10_000
+# How long a writer waits for the process's single write connection before giving up.
+WRITE_POOL_TIMEOUT_S = 30.0
+
+# src/diagnosis/persistence/db.py -> the repository root, where alembic.ini and alembic/ live.
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+
+
+def is_sqlite(database_url: str | URL) -> bool:
+    return make_url(database_url).get_backend_name() == "sqlite"
+
+
+def create_engine(database_url: str, *, write: bool = True) -> AsyncEngine:
+    """An engine for `database_url`: `write=True` begins with BEGIN IMMEDIATE, else a plain BEGIN.
+
+    On SQLite the write engine has a single pooled connection, so writers of this process queue
+    on the pool instead of polling SQLite's busy handler; other processes still meet the busy
+    timeout. Other databases get a plain engine (their own locking is fine).
+    """
+    url = make_url(database_url)
+    if not is_sqlite(url):
+        return create_async_engine(url, pool_pre_ping=True)
+    _reject_memory(url)
+    _ensure_parent_dir(url)
+    pool_args: dict[str, Any] = (
+        {"pool_size": 1, "max_overflow": 0, "pool_timeout": WRITE_POOL_TIMEOUT_S} if write else {}
+    )
+    engine = create_async_engine(url, **pool_args)
+    _install_sqlite_hooks(engine, begin="BEGIN IMMEDIATE" if write else "BEGIN", foreign_keys=True)
+    return engine
+
+
+def create_migration_engine(database_url: str) -> AsyncEngine:
+    """The engine Alembic runs on: one connection, transactional DDL, foreign keys OFF.
+
+    Foreign keys are off because batch mode recreates tables on SQLite, and dropping a parent
+    table with ON DELETE CASCADE enforced would delete its children.
+    """
+    url = make_url(database_url)
+    if not is_sqlite(url):
+        return create_async_engine(url, poolclass=NullPool)
+    _reject_memory(url)
+    _ensure_parent_dir(url)
+    engine = create_async_engine(url, poolclass=NullPool)
+    _install_sqlite_hooks(engine, begin="BEGIN IMMEDIATE", foreign_keys=False)
+    return engine
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """The engines the repository works with: reads and writes, on the same database."""
+
+    reader: AsyncEngine
+    writer: AsyncEngine
+
+    @classmethod
+    def open(cls, database_url: str) -> Self:
+        if not is_sqlite(database_url):
+            engine = create_engine(database_url)
+            return cls(reader=engine, writer=engine)
+        return cls(
+            reader=create_engine(database_url, write=False),
+            writer=create_engine(database_url, write=True),
+        )
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, *, begin: str, foreign_keys: bool) -> None:
+    pragmas = (
+        # busy_timeout first, so that switching to WAL waits for a lock instead of failing.
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's documented recipe: stop the driver from emitting its own (deferred,
+        # DML-only) BEGIN, and emit ours in the "begin" event below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(begin)
+
+
+def _reject_memory(url: URL) -> None:
+    if url.database in (None, "", ":memory:") or (url.database or "").startswith("file::memory:"):
+        raise ValueError("an in-memory SQLite database cannot be shared by the reader and writer")
+
+
+def _ensure_parent_dir(url: URL) -> None:
+    database = url.database or ""
+    if database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+# --- migrations ----------------------------------------------------------------------------
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic's config found by path from this package, so it works from any working dir."""
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.attributes["database_url"] = database_url
+    # The service owns logging; alembic.ini's logging section is for the alembic CLI only.
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def _upgrade(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def upgrade_to_head(database_url: str) -> None:
+    """Run `alembic upgrade head`. From sync code; inside a running loop it blocks on a thread.
+
+    (Alembic's env.py runs its own event loop, which cannot nest in a running one.)
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        _upgrade(database_url)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alembic") as pool:
+        pool.submit(_upgrade, database_url).result()
+
+
+async def migrate(database_url: str) -> None:
+    """Run `alembic upgrade head` from async code without blocking the event loop."""
+    await asyncio.to_thread(_upgrade, database_url)

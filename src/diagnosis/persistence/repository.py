@@ -1,0 +1,349 @@
+"""The repository: every query of the service, in portable SQLAlchemy Core, returning records.
+
+Each write is one short transaction on the writer engine (BEGIN IMMEDIATE on SQLite); reads go to
+the reader. It never returns ORM objects, never emits dialect-specific SQL (db.py owns SQLite) and
+never awaits anything but the database inside a transaction.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from diagnosis.constants import TERMINAL_STATUSES, ExecutionStatus, ResultStatus, Stage
+from diagnosis.persistence.db import Database
+from diagnosis.persistence.models import Execution, TaskResult
+from diagnosis.persistence.records import (
+    ExecutionRecord,
+    ProgressSnapshot,
+    ResultRecord,
+    ResultWrite,
+    TaskSpec,
+)
+from diagnosis.persistence.types import UTCDateTime
+
+EXECUTIONS = cast(Table, Execution.__table__)  # type: ignore[attr-defined]
+RESULTS = cast(Table, TaskResult.__table__)  # type: ignore[attr-defined]
+
+_TERMINAL = sorted(status.value for status in TERMINAL_STATUSES)
+_UNFINISHED = (ExecutionStatus.queued.value, ExecutionStatus.running.value)
+_PENDING = ResultStatus.pending.value
+_FAILED_RESULTS = (ResultStatus.error.value, ResultStatus.cancelled.value)
+
+# One statement, executed many times: the end of a task lands only on a still-pending row, so a
+# result written twice (a retried flush, a resumed execution) changes nothing the second time.
+_END_TASK = (
+    update(RESULTS)
+    .where(
+        RESULTS.c.execution_id == bindparam("b_execution_id"),
+        RESULTS.c.task_key == bindparam("b_task_key"),
+        RESULTS.c.status == _PENDING,
+    )
+    .values(
+        status=bindparam("b_status"),
+        error_kind=bindparam("b_error_kind"),
+        answer=bindparam("b_answer"),
+        latency_ms=bindparam("b_latency_ms"),
+        attempts=bindparam("b_attempts"),
+        usage=bindparam("b_usage", type_=RESULTS.c.usage.type),
+        analysis=bindparam("b_analysis", type_=RESULTS.c.analysis.type),
+        finished_at=bindparam("b_finished_at", type_=UTCDateTime()),
+    )
+)
+
+
+class Repository:
+    """Executions and their task results, over the engines of db.Database."""
+
+    def __init__(self, database: Database) -> None:
+        self._reader = database.reader
+        self._writer = database.writer
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def create_execution(
+        self,
+        *,
+        execution_id: str,
+        brand: str,
+        aliases: Sequence[str],
+        competitors: Sequence[Mapping[str, Any]],
+        questions: Sequence[str],
+        platforms: Sequence[str],
+        samples: int,
+        deadline_s: int,
+        owner: str | None,
+        total: int,
+        retry_of: str | None = None,
+        tasks: Sequence[TaskSpec],
+        copied: Sequence[ResultWrite] = (),
+    ) -> ExecutionRecord:
+        """Insert the execution (queued, init, seq 0) and one pending row per task, atomically.
+
+        `copied` results (a retry's ok results) are applied to their rows in the same
+        transaction, and the counters (completed, failed, progress) count them, so the new
+        execution is consistent from its first read; seq stays 0 for the engine's snapshots.
+        """
+        now = datetime.now(UTC)
+        async with self._writer.begin() as conn:
+            await conn.execute(
+                EXECUTIONS.insert(),
+                {
+                    "id": execution_id,
+                    "brand": brand,
+                    "aliases": list(aliases),
+                    "competitors": [dict(c) for c in competitors],
+                    "questions": list(questions),
+                    "platforms": list(platforms),
+                    "samples": samples,
+                    "deadline_s": deadline_s,
+                    "owner": owner,
+                    "status": ExecutionStatus.queued.value,
+                    "stage": Stage.init.value,
+                    "total": total,
+                    "completed": 0,
+                    "failed": 0,
+                    "progress": 0,
+                    "seq": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "retry_of": retry_of,
+                },
+            )
+            if tasks:
+                await conn.execute(
+                    RESULTS.insert(), [_pending_row(execution_id, task) for task in tasks]
+                )
+            if copied:
+                await _end_tasks(conn, execution_id, copied)
+                await _count_copied(conn, execution_id, total)
+            row = await _execution_row(conn, execution_id)
+        assert row is not None  # inserted above, in this transaction
+        return _execution_record(row)
+
+    async def write_progress(
+        self, snapshot: ProgressSnapshot, results: Sequence[ResultWrite]
+    ) -> bool:
+        """Make `results` durable and apply `snapshot`, in ONE write transaction.
+
+        Results land only on pending rows (idempotent). The snapshot is applied only when its seq
+        is newer than the row's and it would not move the row out of a terminal status; returns
+        whether it was applied. started_at, finished_at, error and report are written only when
+        not None (a snapshot never clears them).
+        """
+        values: dict[str, Any] = {
+            "status": snapshot.status,
+            "stage": snapshot.stage,
+            "total": snapshot.total,
+            "completed": snapshot.completed,
+            "failed": snapshot.failed,
+            "progress": snapshot.progress,
+            "seq": snapshot.seq,
+            "updated_at": snapshot.updated_at,
+        }
+        optional = {
+            "started_at": snapshot.started_at,
+            "finished_at": snapshot.finished_at,
+            "error": snapshot.error,
+            "report": snapshot.report,
+            "platform_stats": snapshot.platform_stats,
+        }
+        values.update({key: value for key, value in optional.items() if value is not None})
+        guarded = (
+            update(EXECUTIONS)
+            .where(
+                EXECUTIONS.c.id == snapshot.execution_id,
+                EXECUTIONS.c.seq < snapshot.seq,
+                or_(EXECUTIONS.c.status.not_in(_TERMINAL), EXECUTIONS.c.status == snapshot.status),
+            )
+            .values(**values)
+        )
+        async with self._writer.begin() as conn:
+            if results:
+                await _end_tasks(conn, snapshot.execution_id, results)
+            applied = await conn.execute(guarded)
+        return applied.rowcount == 1
+
+    async def save_report(self, execution_id: str, report: dict[str, Any]) -> bool:
+        """Store the execution's report; False when there is no such execution."""
+        async with self._writer.begin() as conn:
+            result = await conn.execute(
+                update(EXECUTIONS).where(EXECUTIONS.c.id == execution_id).values(report=report)
+            )
+        return result.rowcount == 1
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def get_execution(
+        self, execution_id: str, owner: str | None = None
+    ) -> ExecutionRecord | None:
+        """The execution, or None if unknown or (when `owner` is given) someone else's."""
+        async with self._reader.connect() as conn:
+            row = await _execution_row(conn, execution_id)
+        if row is None or (owner is not None and row["owner"] != owner):
+            return None
+        return _execution_record(row)
+
+    async def list_executions(
+        self, *, owner: str | None, page: int, limit: int
+    ) -> tuple[list[ExecutionRecord], int]:
+        """Newest first (created_at, then id, descending); `page` is 1-based; owner None = all."""
+        query = select(EXECUTIONS)
+        counting = select(func.count()).select_from(EXECUTIONS)
+        if owner is not None:
+            query = query.where(EXECUTIONS.c.owner == owner)
+            counting = counting.where(EXECUTIONS.c.owner == owner)
+        query = (
+            query.order_by(EXECUTIONS.c.created_at.desc(), EXECUTIONS.c.id.desc())
+            .offset(max(page - 1, 0) * limit)
+            .limit(limit)
+        )
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            total = (await conn.execute(counting)).scalar_one()
+        return [_execution_record(row) for row in rows], total
+
+    async def find_unfinished(self) -> list[ExecutionRecord]:
+        """Executions left queued or running (to resume at start-up), oldest first."""
+        query = (
+            select(EXECUTIONS)
+            .where(EXECUTIONS.c.status.in_(_UNFINISHED))
+            .order_by(EXECUTIONS.c.created_at, EXECUTIONS.c.id)
+        )
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_execution_record(row) for row in rows]
+
+    async def counts_by_status(self) -> dict[str, int]:
+        """Executions per status, every status present (0 when none)."""
+        query = select(EXECUTIONS.c.status, func.count()).group_by(EXECUTIONS.c.status)
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        counts = {status.value: 0 for status in ExecutionStatus}
+        counts.update({status: count for status, count in rows})
+        return counts
+
+    async def page_results(
+        self, execution_id: str, *, offset: int, limit: int, include_pending: bool = False
+    ) -> tuple[list[ResultRecord], int]:
+        """One page of results in task order (ordinal), and how many match in all."""
+        condition = [RESULTS.c.execution_id == execution_id]
+        if not include_pending:
+            condition.append(RESULTS.c.status != _PENDING)
+        query = (
+            select(RESULTS)
+            .where(*condition)
+            .order_by(RESULTS.c.ordinal, RESULTS.c.id)
+            .offset(max(offset, 0))
+            .limit(limit)
+        )
+        counting = select(func.count()).select_from(RESULTS).where(*condition)
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            total = (await conn.execute(counting)).scalar_one()
+        return [_result_record(row) for row in rows], total
+
+    async def all_results(self, execution_id: str) -> list[ResultRecord]:
+        """Every task row of the execution in task order, pending ones included."""
+        return await self._results_where(RESULTS.c.execution_id == execution_id)
+
+    async def pending_tasks(self, execution_id: str) -> list[ResultRecord]:
+        """The rows whose end is not durable yet: what a resume still has to run."""
+        return await self._results_where(
+            RESULTS.c.execution_id == execution_id, RESULTS.c.status == _PENDING
+        )
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query (for /health)."""
+        try:
+            async with self._reader.connect() as conn:
+                await conn.execute(select(1))
+        except (SQLAlchemyError, OSError):
+            return False
+        return True
+
+    async def _results_where(self, *condition: Any) -> list[ResultRecord]:
+        query = select(RESULTS).where(*condition).order_by(RESULTS.c.ordinal, RESULTS.c.id)
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_result_record(row) for row in rows]
+
+
+# --- helpers on an open connection ---------------------------------------------------------
+
+
+async def _end_tasks(
+    conn: AsyncConnection, execution_id: str, results: Sequence[ResultWrite]
+) -> None:
+    await conn.execute(_END_TASK, [_end_params(execution_id, result) for result in results])
+
+
+async def _count_copied(conn: AsyncConnection, execution_id: str, total: int) -> None:
+    query = (
+        select(RESULTS.c.status, func.count())
+        .where(RESULTS.c.execution_id == execution_id, RESULTS.c.status != _PENDING)
+        .group_by(RESULTS.c.status)
+    )
+    counts: dict[str, int] = {status: count for status, count in (await conn.execute(query)).all()}
+    completed = counts.get(ResultStatus.ok.value, 0)
+    failed = sum(counts.get(status, 0) for status in _FAILED_RESULTS)
+    progress = (100 * (completed + failed)) // total if total else 0
+    await conn.execute(
+        update(EXECUTIONS)
+        .where(EXECUTIONS.c.id == execution_id)
+        .values(completed=completed, failed=failed, progress=progress)
+    )
+
+
+async def _execution_row(conn: AsyncConnection, execution_id: str) -> RowMapping | None:
+    query = select(EXECUTIONS).where(EXECUTIONS.c.id == execution_id)
+    return (await conn.execute(query)).mappings().one_or_none()
+
+
+def _pending_row(execution_id: str, task: TaskSpec) -> dict[str, Any]:
+    return {
+        "execution_id": execution_id,
+        "task_key": task.task_key,
+        "ordinal": task.ordinal,
+        "question": task.question,
+        "template": task.template,
+        "subject": task.subject,
+        "platform": task.platform,
+        "sample": task.sample,
+        "status": _PENDING,
+        "error_kind": None,
+        "answer": None,
+        "latency_ms": None,
+        "attempts": 0,
+        "usage": None,
+        "analysis": None,
+        "finished_at": None,
+    }
+
+
+def _end_params(execution_id: str, result: ResultWrite) -> dict[str, Any]:
+    return {
+        "b_execution_id": execution_id,
+        "b_task_key": result.task_key,
+        "b_status": result.status,
+        "b_error_kind": result.error_kind,
+        "b_answer": result.answer,
+        "b_latency_ms": result.latency_ms,
+        "b_attempts": result.attempts,
+        "b_usage": result.usage,
+        "b_analysis": result.analysis,
+        "b_finished_at": result.finished_at,
+    }
+
+
+def _execution_record(row: RowMapping) -> ExecutionRecord:
+    fields = {key: value for key, value in row.items() if key != "id"}
+    return ExecutionRecord(execution_id=row["id"], **fields)
+
+
+def _result_record(row: RowMapping) -> ResultRecord:
+    return ResultRecord(**row)
