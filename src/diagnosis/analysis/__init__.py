@@ -1,0 +1,23 @@
+"""Reading answers: mentions, rank, sentiment and sources per answer, then the report.
+
+Pure functions over text and numbers; nothing here does I/O or imports the engine, the API,
+the providers or persistence.
+"""
+
+from diagnosis.analysis.extract import analyze_answer
+from diagnosis.analysis.render_csv import render_csv
+from diagnosis.analysis.render_html import render_html
+from diagnosis.analysis.render_markdown import render_markdown
+from diagnosis.analysis.report import ReportInput, ResultView, build_report
+from diagnosis.analysis.schemas import BrandSpec
+
+__all__ = [
+    "BrandSpec",
+    "ReportInput",
+    "ResultView",
+    "analyze_answer",
+    "build_report",
+    "render_csv",
+    "render_html",
+    "render_markdown",
+]
