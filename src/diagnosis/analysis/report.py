@@ -1,0 +1,366 @@
+"""The diagnosis report (SPEC 8): per-brand, per-platform and per-question metrics, gaps, cited
+sources and errors, built from an execution's results as one JSON-ready dict.
+
+Pure and deterministic (no clock, no I/O): the engine loads the results and passes them in; this
+module never touches the database, the network or another diagnosis subpackage.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+
+from diagnosis.analysis.metrics import Answer, BrandMetrics, brand_metrics, subject_metrics
+from diagnosis.analysis.schemas import BrandSpec
+
+QuestionKind = Literal["open", "templated"]
+MetricsBasis = Literal["open_questions", "all_answers"]
+
+DEFINITIONS = "docs/metrics.md"
+VISIBILITY_FORMULA = (
+    "100 x (0.5 x mention_rate + 0.3 x rank_score + 0.2 x (sentiment_index + 1) / 2)"
+)
+NO_OK_NOTE = "no successful answers: metrics are empty"
+NO_OPEN_OK_NOTE = "no successful answers to open questions: visibility metrics are empty"
+FALLBACK_NOTE = (
+    "no open question: mention rate, rank, top-1 share and share of voice are computed over "
+    "all answers, including templated ones that name their subject by construction"
+)
+OPEN_BASIS_NOTE = (
+    "mention rate, rank, top-1 share and share of voice are computed over open questions' ok "
+    "answers only; templated answers enter the sentiment index of their subject"
+)
+KINDS_NOTE = (
+    "open questions (no {brand}) measure visibility: does the assistant name the brand "
+    "unprompted; templated questions ({brand} expanded per brand) measure how each brand is "
+    "described when asked about it"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultView:
+    """One task's result as the report needs it."""
+
+    task_key: str
+    question: str  # as sent, after expansion
+    template: str  # as written in the request
+    subject: str | None  # the brand a `{brand}` question is about
+    platform: str
+    sample: int
+    status: str  # ok | error | cancelled | pending
+    error_kind: str | None
+    answer: str | None
+    latency_ms: int | None
+    analysis: dict | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    """The execution as the report needs it."""
+
+    execution_id: str
+    brands: Sequence[BrandSpec]  # own brand first (is_own=True)
+    questions: Sequence[str]  # templates as written
+    platforms: Sequence[tuple[str, str]]  # (id, display_name)
+    samples: int
+    status: str
+    created_at: datetime | None
+    finished_at: datetime | None
+
+
+class Summary(BaseModel):
+    total_results: int
+    ok_results: int
+    failed_results: int  # error + cancelled
+    pending_results: int
+    unanalyzed_results: int  # ok but without an analysis yet: left out of every metric
+    metrics_basis: MetricsBasis
+    note: str | None
+
+
+class Methodology(BaseModel):
+    definitions: str = DEFINITIONS
+    question_kinds: str = KINDS_NOTE
+    metrics_basis: str
+    visibility_formula: str = VISIBILITY_FORMULA
+
+
+class PlatformReport(BaseModel):
+    platform: str
+    display_name: str
+    ok: int
+    failed: int
+    brands: list[BrandMetrics]
+
+
+class QuestionReport(BaseModel):
+    question: str  # the template as written
+    kind: QuestionKind
+    ok: int
+    failed: int
+    brands: list[BrandMetrics]
+
+
+class Gap(BaseModel):
+    question: str
+    kind: QuestionKind
+    answers: int  # ok answers to the question that can show a gap
+    own_mentions: int  # of those, answers naming the own brand
+    gap_answers: int  # answers naming a competitor but not the own brand
+    brand_absent: Literal[True] = True
+    competitors: list[str]  # present in the gap answers, most frequent first
+    competitor_counts: dict[str, int]
+    platforms: list[str]  # where the gap answers came from
+
+
+class DomainCount(BaseModel):
+    domain: str
+    count: int  # ok answers citing it
+
+
+class UrlCount(BaseModel):
+    url: str
+    count: int
+
+
+class Sources(BaseModel):
+    top_domains: list[DomainCount]
+    urls: list[UrlCount]
+
+
+class Errors(BaseModel):
+    by_kind: dict[str, int]
+    by_platform: dict[str, dict[str, int]]
+
+
+class Report(BaseModel):
+    execution_id: str
+    status: str
+    generated_at: datetime | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    samples: int
+    own_brand: str | None
+    competitors: list[str]
+    summary: Summary
+    methodology: Methodology
+    brands: list[BrandMetrics]
+    platforms: list[PlatformReport]
+    questions: list[QuestionReport]
+    gaps: list[Gap]
+    sources: Sources
+    errors: Errors
+
+
+def question_kind(template: str) -> QuestionKind:
+    """A question with `{brand}` is templated (asked once per brand); any other one is open."""
+    return "templated" if "{brand}" in template else "open"
+
+
+_Analysed = tuple[ResultView, Answer]
+
+
+def _is_failed(result: ResultView) -> bool:
+    return result.status in ("error", "cancelled")
+
+
+def _ordered_unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _ranked(counter: Counter[str], top_n: int) -> list[tuple[str, int]]:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
+
+
+def _platform_section(
+    inp: ReportInput,
+    results: Sequence[ResultView],
+    pool: Sequence[_Analysed],
+    analysed: Sequence[_Analysed],
+) -> list[PlatformReport]:
+    names = dict(inp.platforms)
+    ids = _ordered_unique([p for p, _ in inp.platforms] + [r.platform for r in results])
+    return [
+        PlatformReport(
+            platform=pid,
+            display_name=names.get(pid, pid),
+            ok=sum(r.platform == pid and r.status == "ok" for r in results),
+            failed=sum(r.platform == pid and _is_failed(r) for r in results),
+            brands=brand_metrics(
+                inp.brands,
+                visibility=[a for r, a in pool if r.platform == pid],
+                sentiment=[a for r, a in analysed if r.platform == pid],
+                samples=inp.samples,
+            ),
+        )
+        for pid in ids
+    ]
+
+
+def _question_section(
+    inp: ReportInput, results: Sequence[ResultView], analysed: Sequence[_Analysed]
+) -> list[QuestionReport]:
+    sections = []
+    for template in _ordered_unique([*inp.questions, *(r.template for r in results)]):
+        answers = [a for r, a in analysed if r.template == template]
+        kind = question_kind(template)
+        sections.append(
+            QuestionReport(
+                question=template,
+                kind=kind,
+                ok=sum(r.template == template and r.status == "ok" for r in results),
+                failed=sum(r.template == template and _is_failed(r) for r in results),
+                brands=brand_metrics(
+                    inp.brands, visibility=answers, sentiment=answers, samples=inp.samples
+                )
+                if kind == "open"
+                else subject_metrics(inp.brands, answers, samples=inp.samples),
+            )
+        )
+    return sections
+
+
+def _gap_section(inp: ReportInput, analysed: Sequence[_Analysed]) -> list[Gap]:
+    """Answers naming a competitor but not the own brand, per question.
+
+    Only open answers and templated answers about the own brand can show a gap: an answer about
+    a competitor names that competitor by construction.
+    """
+    own = next((b.name for b in inp.brands if b.is_own), None)
+    if own is None:
+        return []
+    rivals = [b.name for b in inp.brands if b.name != own]
+    gaps = []
+    for template in _ordered_unique([r.template for r, _ in analysed]):
+        eligible = [
+            (r, a) for r, a in analysed if r.template == template and a.subject in (None, own)
+        ]
+        missing = [(r, a) for r, a in eligible if own not in a.mentions]
+        present: Counter[str] = Counter(
+            name for _, a in missing for name in rivals if name in a.mentions
+        )
+        if not present:
+            continue
+        gap_rows = [(r, a) for r, a in missing if any(n in a.mentions for n in rivals)]
+        gaps.append(
+            Gap(
+                question=template,
+                kind=question_kind(template),
+                answers=len(eligible),
+                own_mentions=len(eligible) - len(missing),
+                gap_answers=len(gap_rows),
+                competitors=sorted(present, key=lambda n: (-present[n], rivals.index(n))),
+                competitor_counts={n: present[n] for n in rivals if n in present},
+                platforms=_ordered_unique([r.platform for r, _ in gap_rows]),
+            )
+        )
+    return gaps
+
+
+def _domain_of(source: dict) -> str | None:
+    domain = source.get("domain") or urlsplit(str(source.get("url") or "")).hostname
+    return domain.lower() if domain else None
+
+
+def _source_section(analysed: Sequence[_Analysed], top_n: int) -> Sources:
+    domains: Counter[str] = Counter()
+    urls: Counter[str] = Counter()
+    for result, _ in analysed:
+        sources = [s for s in (result.analysis or {}).get("sources") or () if isinstance(s, dict)]
+        # counted once per answer: a page citing the same site five times is one citation
+        domains.update({d for s in sources if (d := _domain_of(s))})
+        urls.update({str(s["url"]) for s in sources if s.get("url")})
+    return Sources(
+        top_domains=[DomainCount(domain=d, count=c) for d, c in _ranked(domains, top_n)],
+        urls=[UrlCount(url=u, count=c) for u, c in _ranked(urls, top_n)],
+    )
+
+
+def _error_section(results: Sequence[ResultView]) -> Errors:
+    by_kind: Counter[str] = Counter()
+    by_platform: dict[str, Counter[str]] = {}
+    for r in results:
+        if _is_failed(r):
+            kind = r.error_kind or r.status  # a cancelled task may carry no kind
+            by_kind[kind] += 1
+            by_platform.setdefault(r.platform, Counter())[kind] += 1
+    return Errors(
+        by_kind=dict(_ranked(by_kind, len(by_kind))),
+        by_platform={p: dict(_ranked(c, len(c))) for p, c in by_platform.items()},
+    )
+
+
+def _summary(
+    results: Sequence[ResultView],
+    analysed: Sequence[_Analysed],
+    pool: Sequence[_Analysed],
+    basis: MetricsBasis,
+) -> Summary:
+    ok = sum(r.status == "ok" for r in results)
+    notes = []
+    if not analysed:
+        notes.append(NO_OK_NOTE)
+    elif not pool:
+        notes.append(NO_OPEN_OK_NOTE)
+    if basis == "all_answers":
+        notes.append(FALLBACK_NOTE)
+    return Summary(
+        total_results=len(results),
+        ok_results=ok,
+        failed_results=sum(_is_failed(r) for r in results),
+        pending_results=sum(r.status == "pending" for r in results),
+        unanalyzed_results=ok - len(analysed),
+        metrics_basis=basis,
+        note="; ".join(notes) or None,
+    )
+
+
+def build_report(inp: ReportInput, results: Sequence[ResultView], *, top_n: int = 20) -> dict:
+    """The whole report as a JSON-ready dict (datetimes as ISO strings)."""
+    known = {b.name for b in inp.brands}
+    analysed: list[_Analysed] = [
+        (r, Answer.from_analysis(r.analysis, subject=r.subject, known=known))
+        for r in results
+        if r.status == "ok" and r.analysis is not None
+    ]
+    templates = inp.questions or _ordered_unique([r.template for r in results])
+    has_open = any(question_kind(t) == "open" for t in templates)
+    basis: MetricsBasis = "open_questions" if has_open else "all_answers"
+    pool = (
+        [(r, a) for r, a in analysed if question_kind(r.template) == "open"]
+        if has_open
+        else analysed
+    )
+    own = next((b.name for b in inp.brands if b.is_own), None)
+    report = Report(
+        execution_id=inp.execution_id,
+        status=inp.status,
+        generated_at=inp.finished_at,
+        created_at=inp.created_at,
+        finished_at=inp.finished_at,
+        samples=inp.samples,
+        own_brand=own,
+        competitors=[b.name for b in inp.brands if b.name != own],
+        summary=_summary(results, analysed, pool, basis),
+        methodology=Methodology(
+            metrics_basis=OPEN_BASIS_NOTE if basis == "open_questions" else FALLBACK_NOTE
+        ),
+        brands=brand_metrics(
+            inp.brands,
+            visibility=[a for _, a in pool],
+            sentiment=[a for _, a in analysed],
+            samples=inp.samples,
+        ),
+        platforms=_platform_section(inp, results, pool, analysed),
+        questions=_question_section(inp, results, analysed),
+        gaps=_gap_section(inp, analysed),
+        sources=_source_section(analysed, top_n),
+        errors=_error_section(results),
+    )
+    return report.model_dump(mode="json")

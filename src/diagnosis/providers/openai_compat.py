@@ -1,0 +1,177 @@
+"""OpenAI-compatible chat completions: one POST per call over one pooled client per platform.
+
+Translates every httpx outcome into a ProviderError kind at this boundary. Never retries (the
+engine does), and never puts a key, a request header or a whole body in an error message.
+"""
+
+import json
+import math
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from diagnosis.constants import ErrorKind
+from diagnosis.providers.base import ChatRequest, Completion
+from diagnosis.providers.config import PlatformConfig
+from diagnosis.providers.errors import ProviderError
+
+_SNIPPET_CHARS = 200
+_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+class OpenAICompatibleProvider:
+    def __init__(
+        self, config: PlatformConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        if config.base_url is None:
+            raise ValueError(f"platform {config.id!r} has no base_url")
+        self.platform_id = config.id
+        self.config = config
+        self._url = config.base_url.rstrip("/") + "/chat/completions"
+        limits = httpx.Limits(
+            max_connections=config.max_concurrency,
+            max_keepalive_connections=config.max_concurrency,
+        )
+        # `limits` only shapes the default transport; an injected one brings its own pool.
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(config.timeout_s),
+            limits=limits,
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatibleProvider(platform_id={self.platform_id!r}, url={self._url!r})"
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        key = self.config.api_key()
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        body = {
+            "model": self.config.model,
+            "messages": [{"role": "user", "content": request.prompt}],
+        }
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(self._url, json=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise self._error(ErrorKind.timeout, f"timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            detail = _scrub(str(exc), key)
+            message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+            raise self._error(ErrorKind.network, message) from exc
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise self._status_error(response, key)
+        return self._parse(response, latency_ms)
+
+    def _parse(self, response: httpx.Response, latency_ms: int) -> Completion:
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            content_type = response.headers.get("content-type", "unknown")
+            raise self._error(
+                ErrorKind.bad_response, f"200 with a non-JSON body ({content_type})", status=200
+            ) from exc
+        text = _content(data)
+        if text is None:
+            raise self._error(
+                ErrorKind.bad_response, "200 without choices[0].message.content", status=200
+            )
+        model = data.get("model")
+        return Completion(
+            text=text,
+            usage=_usage(data.get("usage")),
+            model=model if isinstance(model, str) else self.config.model,
+            latency_ms=latency_ms,
+        )
+
+    def _status_error(self, response: httpx.Response, key: str | None) -> ProviderError:
+        code = response.status_code
+        snippet = _scrub(response.text[: _SNIPPET_CHARS * 2], key)[:_SNIPPET_CHARS]
+        message = f"HTTP {code}: {snippet}" if snippet else f"HTTP {code}"
+        if code == 429:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            return self._error(
+                ErrorKind.rate_limited, message, status=code, retry_after=retry_after
+            )
+        if code == 408:
+            kind = ErrorKind.timeout
+        elif code >= 500:
+            kind = ErrorKind.server_error
+        elif code in (401, 403):
+            kind = ErrorKind.auth
+        elif code >= 400:
+            kind = ErrorKind.bad_request
+        else:  # 1xx/3xx/other 2xx: not an answer we can read
+            kind = ErrorKind.bad_response
+        return self._error(kind, message, status=code)
+
+    def _error(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> ProviderError:
+        return ProviderError(
+            kind, f"{self.platform_id}: {message}", status_code=status, retry_after_s=retry_after
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _content(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        return None
+    content = message.get("content")
+    return content if isinstance(content, str) else None
+
+
+def _usage(raw: Any) -> dict[str, int] | None:
+    if not isinstance(raw, dict):
+        return None
+    usage = {
+        name: raw[name]
+        for name in _USAGE_FIELDS
+        if isinstance(raw.get(name), int) and not isinstance(raw.get(name), bool)
+    }
+    return usage or None
+
+
+def _scrub(text: str, key: str | None) -> str:
+    """One line of text with the key (should a server echo it) masked."""
+    text = " ".join(text.split())
+    if key:
+        text = text.replace(key, "***")
+    return text
