@@ -92,8 +92,9 @@ class OpenAICompatibleProvider:
         code = response.status_code
         snippet = _scrub(response.text[: _SNIPPET_CHARS * 2], key)[:_SNIPPET_CHARS]
         message = f"HTTP {code}: {snippet}" if snippet else f"HTTP {code}"
+        # Retry-After is honoured wherever a retry may follow: 429, 503 (and any 5xx), 408.
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         if code == 429:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
             return self._error(
                 ErrorKind.rate_limited, message, status=code, retry_after=retry_after
             )
@@ -107,7 +108,9 @@ class OpenAICompatibleProvider:
             kind = ErrorKind.bad_request
         else:  # 1xx/3xx/other 2xx: not an answer we can read
             kind = ErrorKind.bad_response
-        return self._error(kind, message, status=code)
+        if kind not in (ErrorKind.timeout, ErrorKind.server_error):
+            retry_after = None
+        return self._error(kind, message, status=code, retry_after=retry_after)
 
     def _error(
         self,
