@@ -184,3 +184,7 @@ def _print_table(report: dict[str, Any]) -> None:
 def main() -> None:  # pragma: no cover
     logging.basicConfig()
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
