@@ -17,9 +17,16 @@ from diagnosis.settings import Settings
 
 def fake_platform(pid: str, base_url: str, **overrides: Any) -> PlatformConfig:
     fields: dict[str, Any] = {
-        "id": pid, "kind": "openai", "base_url": base_url, "model": pid,
-        "display_name": pid.upper(), "max_concurrency": 4, "timeout_s": 5.0,
-        "max_retries": 2, "failure_threshold": 5, "reset_timeout_s": 30.0,
+        "id": pid,
+        "kind": "openai",
+        "base_url": base_url,
+        "model": pid,
+        "display_name": pid.upper(),
+        "max_concurrency": 4,
+        "timeout_s": 5.0,
+        "max_retries": 2,
+        "failure_threshold": 5,
+        "reset_timeout_s": 30.0,
     }
     fields.update(overrides)
     return PlatformConfig(**fields)
@@ -27,7 +34,9 @@ def fake_platform(pid: str, base_url: str, **overrides: Any) -> PlatformConfig:
 
 def request(platforms: list[str], **overrides: Any) -> NewDiagnosis:
     fields: dict[str, Any] = {
-        "brand": "蔚来", "platforms": platforms, "aliases": ["NIO"],
+        "brand": "蔚来",
+        "platforms": platforms,
+        "aliases": ["NIO"],
         "questions": ["20万左右的新能源汽车品牌推荐"],
     }
     fields.update(overrides)
@@ -51,7 +60,9 @@ def make_engine(db_url: str) -> EngineFactory:
         platforms: list[PlatformConfig] | None = None, **settings: Any
     ) -> AsyncIterator[Engine]:
         defaults: dict[str, Any] = {
-            "database_url": db_url, "flush_interval_s": 0.05, "retry_backoff_s": 0.01,
+            "database_url": db_url,
+            "flush_interval_s": 0.05,
+            "retry_backoff_s": 0.01,
             "retry_backoff_cap_s": 0.05,
         }
         defaults.update(settings)

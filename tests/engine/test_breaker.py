@@ -78,7 +78,10 @@ def test_transitions_are_reported_once_each() -> None:
     seen: list[tuple[str, str]] = []
     clock = Clock()
     breaker = CircuitBreaker(
-        "p", failure_threshold=1, reset_timeout_s=1, clock=clock,
+        "p",
+        failure_threshold=1,
+        reset_timeout_s=1,
+        clock=clock,
         on_transition=lambda _p, old, new: seen.append((old.value, new.value)),
     )
     breaker.record_failure(breaker.acquire())

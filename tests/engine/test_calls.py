@@ -21,15 +21,20 @@ class Clock:
         return self.now
 
 
-def runtime(fake, *, model="m", clock=None, threshold=2, max_retries=2, timeout_s=5.0,
-            concurrency=8) -> PlatformRuntime:
+def runtime(
+    fake, *, model="m", clock=None, threshold=2, max_retries=2, timeout_s=5.0, concurrency=8
+) -> PlatformRuntime:
     config = fake_platform(model, fake.base_url, max_concurrency=concurrency, timeout_s=timeout_s)
     return PlatformRuntime(
         OpenAICompatibleProvider(config),
-        platform_id=model, max_concurrency=concurrency, rpm=None, timeout_s=timeout_s,
+        platform_id=model,
+        max_concurrency=concurrency,
+        rpm=None,
+        timeout_s=timeout_s,
         retry=RetryPolicy(max_retries=max_retries, backoff_base_s=0.01, backoff_cap_s=0.02),
-        breaker=CircuitBreaker(model, failure_threshold=threshold, reset_timeout_s=30,
-                               clock=clock or Clock()),
+        breaker=CircuitBreaker(
+            model, failure_threshold=threshold, reset_timeout_s=30, clock=clock or Clock()
+        ),
         global_limit=asyncio.Semaphore(64),
     )
 
@@ -60,7 +65,11 @@ async def test_server_errors_are_retried_then_reported_with_the_last_cause(fake_
 
 
 async def test_other_4xx_are_never_retried(fake_openai) -> None:
-    for code, kind in ((400, ErrorKind.bad_request), (401, ErrorKind.auth), (404, ErrorKind.bad_request)):
+    for code, kind in (
+        (400, ErrorKind.bad_request),
+        (401, ErrorKind.auth),
+        (404, ErrorKind.bad_request),
+    ):
         fake_openai.reset()
         fake_openai.default("m", status(code))
         outcome = await runtime(fake_openai).call(ChatRequest("q"))
@@ -71,7 +80,8 @@ async def test_other_4xx_are_never_retried(fake_openai) -> None:
 async def test_a_hang_past_the_timeout_is_a_timeout(fake_openai) -> None:
     fake_openai.default("m", hang(30))
     outcome = await runtime(fake_openai, timeout_s=0.3, max_retries=1, threshold=10).call(
-        ChatRequest("q"))
+        ChatRequest("q")
+    )
     assert outcome.error_kind is ErrorKind.timeout and outcome.attempts == 2
 
 

@@ -35,7 +35,9 @@ def start_server(tmp_path: Path, fake_base_url: str) -> tuple[subprocess.Popen, 
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "diagnosis.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -62,9 +64,15 @@ def poll_status(base: str, eid: str, until, bound_s: float = 60.0) -> dict:
 
 
 def start_run(base: str) -> str:
-    created = httpx.post(f"{base}/api/diagnoses", json={
-        "brand": "蔚来", "platforms": ["fake"], "questions": [f"问题{i}" for i in range(TASKS)],
-    }, timeout=10)
+    created = httpx.post(
+        f"{base}/api/diagnoses",
+        json={
+            "brand": "蔚来",
+            "platforms": ["fake"],
+            "questions": [f"问题{i}" for i in range(TASKS)],
+        },
+        timeout=10,
+    )
     assert created.status_code == 202, created.text
     return created.json()["execution_id"]
 

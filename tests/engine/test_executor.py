@@ -32,8 +32,10 @@ async def test_three_executions_never_exceed_the_platform_concurrency(make_engin
 
 
 async def test_terminal_status_follows_the_results(make_engine, fake_openai):
-    platforms = [fake_platform("good", fake_openai.base_url, max_retries=0),
-                 fake_platform("bad", fake_openai.base_url, max_retries=0)]
+    platforms = [
+        fake_platform("good", fake_openai.base_url, max_retries=0),
+        fake_platform("bad", fake_openai.base_url, max_retries=0),
+    ]
     fake_openai.default("good", ok())
     fake_openai.default("bad", status(400))
     async with make_engine(platforms) as engine:
@@ -49,8 +51,9 @@ async def test_deadline_ends_unfinished_tasks_as_deadline_and_keeps_finished_one
 ):
     fake_openai.script("p", ok("1. 蔚来 很好"))
     fake_openai.default("p", hang(60))
-    async with make_engine([fake_platform("p", fake_openai.base_url, max_concurrency=1,
-                                          timeout_s=30)]) as engine:
+    async with make_engine(
+        [fake_platform("p", fake_openai.base_url, max_concurrency=1, timeout_s=30)]
+    ) as engine:
         record = await engine.create(request(["p"], questions=["q1", "q2", "q3"], deadline_s=1))
         row, rows = await finished(engine, record)
     assert row.status == ExecutionStatus.timeout and row.progress == 100 and row.stage == "done"
@@ -75,10 +78,18 @@ async def test_brand_questions_are_asked_per_brand_with_the_brands_in_the_prompt
     make_engine, fake_openai
 ):
     async with make_engine([fake_platform("p", fake_openai.base_url)]) as engine:
-        record = await engine.create(request(
-            ["p"], questions=["{brand}的售后怎么样"], competitors=[Competitor("理想", ["Li Auto"])]))
-        row, rows = await finished(engine, record)
-    assert sorted(c.prompt for c in fake_openai.calls_for("p")) == ["理想的售后怎么样", "蔚来的售后怎么样"]
+        record = await engine.create(
+            request(
+                ["p"],
+                questions=["{brand}的售后怎么样"],
+                competitors=[Competitor("理想", ["Li Auto"])],
+            )
+        )
+        _row, rows = await finished(engine, record)
+    assert sorted(c.prompt for c in fake_openai.calls_for("p")) == [
+        "理想的售后怎么样",
+        "蔚来的售后怎么样",
+    ]
     assert {r.subject for r in rows} == {"蔚来", "理想"}
     assert all(r.analysis is not None for r in rows)
 
@@ -114,13 +125,20 @@ async def test_resume_calls_only_tasks_without_a_durable_result(make_engine, fak
     async with make_engine([fake_platform("p", fake_openai.base_url)]) as engine:
         rows = await engine.repository.all_results(record.execution_id)
         async with engine.repository._writer.begin() as conn:  # rewind 3 tasks to pending
-            await conn.execute(text(
-                "UPDATE task_results SET status='pending', answer=NULL, analysis=NULL "
-                "WHERE task_key IN (:a, :b, :c)"),
-                {"a": rows[2].task_key, "b": rows[3].task_key, "c": rows[4].task_key})
-            await conn.execute(text(
-                "UPDATE executions SET status='running', stage='ai_fetching', completed=2, "
-                "progress=40 WHERE id=:id"), {"id": record.execution_id})
+            await conn.execute(
+                text(
+                    "UPDATE task_results SET status='pending', answer=NULL, analysis=NULL "
+                    "WHERE task_key IN (:a, :b, :c)"
+                ),
+                {"a": rows[2].task_key, "b": rows[3].task_key, "c": rows[4].task_key},
+            )
+            await conn.execute(
+                text(
+                    "UPDATE executions SET status='running', stage='ai_fetching', completed=2, "
+                    "progress=40 WHERE id=:id"
+                ),
+                {"id": record.execution_id},
+            )
         # when the engine starts again
         resumed = await engine.runner.resume_unfinished()
         assert resumed == [record.execution_id]
@@ -138,9 +156,13 @@ async def test_resume_after_the_deadline_ends_as_timeout_without_calls(make_engi
     fake_openai.reset()
     async with make_engine([fake_platform("p", fake_openai.base_url)]) as engine:
         async with engine.repository._writer.begin() as conn:
-            await conn.execute(text(
-                "UPDATE executions SET status='running', started_at='2020-01-01 00:00:00' "
-                "WHERE id=:id"), {"id": record.execution_id})
+            await conn.execute(
+                text(
+                    "UPDATE executions SET status='running', started_at='2020-01-01 00:00:00' "
+                    "WHERE id=:id"
+                ),
+                {"id": record.execution_id},
+            )
         await engine.runner.resume_unfinished()
         row, rows = await finished(engine, record)
     assert row.status == ExecutionStatus.timeout
@@ -150,8 +172,9 @@ async def test_resume_after_the_deadline_ends_as_timeout_without_calls(make_engi
 
 async def test_retry_copies_ok_results_and_runs_only_the_others(make_engine, fake_openai):
     fake_openai.script("p", ok(), status(400), ok())
-    async with make_engine([fake_platform("p", fake_openai.base_url, max_concurrency=1,
-                                          max_retries=0)]) as engine:
+    async with make_engine(
+        [fake_platform("p", fake_openai.base_url, max_concurrency=1, max_retries=0)]
+    ) as engine:
         first = await engine.create(request(["p"], questions=["q1", "q2", "q3"]))
         row, _ = await finished(engine, first)
         assert row.status == "partial_success"

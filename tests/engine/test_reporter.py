@@ -83,7 +83,9 @@ async def test_no_change_waits_longer_than_the_flush_interval(make_engine, fake_
 
 async def test_status_read_compares_db_and_cache(make_engine, fake_openai):
     fake_openai.default("p", ok(latency_s=0.3))
-    async with make_engine([fake_platform("p", fake_openai.base_url)], flush_interval_s=0.05) as engine:
+    async with make_engine(
+        [fake_platform("p", fake_openai.base_url)], flush_interval_s=0.05
+    ) as engine:
         record = await engine.create(request(["p"], questions=["q1", "q2"]))
         await fake_openai.async_wait_for_calls(2)
         # while running, the cache and the DB agree
@@ -99,6 +101,7 @@ async def test_status_read_compares_db_and_cache(make_engine, fake_openai):
         view = await engine.status(record.execution_id)
         assert view.cache_sync_status == "unknown" and view.source == "cache"
         engine.repository.get_execution = real
+
         # when the DB is ahead of the cache by more than the tolerance, it is out_of_sync
         async def db_ahead(*args, **kwargs):
             row = await real(*args, **kwargs)
@@ -122,6 +125,7 @@ async def test_db_down_and_no_cache_entry_is_unavailable(make_engine, fake_opena
     from diagnosis.engine.errors import Unavailable
 
     async with make_engine([fake_platform("p", fake_openai.base_url)]) as engine:
+
         async def broken(*args, **kwargs):
             raise OSError("db down")
 

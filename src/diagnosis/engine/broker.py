@@ -44,7 +44,7 @@ class Subscription:
             merged.final = merged.final or batch.final
         self._wake.set()
 
-    async def next(self, timeout: float | None = None) -> Batch | None:
+    async def next(self, timeout: float | None = None) -> Batch | None:  # noqa: ASYNC109
         """The next (possibly merged) batch, or None when `timeout` passed without one."""
         if self._pending is None:
             try:

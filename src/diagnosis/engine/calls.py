@@ -161,7 +161,10 @@ class PlatformRuntime:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning(
             "retrying call platform=%s kind=%s attempt=%d wait_s=%.2f",
-            self.platform_id, kind, state.attempt_number, wait,
+            self.platform_id,
+            kind,
+            state.attempt_number,
+            wait,
         )
 
     @staticmethod

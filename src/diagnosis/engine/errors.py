@@ -1,11 +1,11 @@
 """The engine's domain errors; the API's one error handler turns them into status codes.
 
-    DiagnosisError
-    ├── NotFound            404 (also another owner's execution)
-    ├── Conflict            409 (cancel a finished one, report/retry before the end)
-    ├── UnknownPlatforms    400 with available_platforms
-    ├── TooManyTasks        422 (max_tasks)
-    └── Unavailable         503 (neither the DB nor the cache can answer)
+DiagnosisError
+├── NotFound            404 (also another owner's execution)
+├── Conflict            409 (cancel a finished one, report/retry before the end)
+├── UnknownPlatforms    400 with available_platforms
+├── TooManyTasks        422 (max_tasks)
+└── Unavailable         503 (neither the DB nor the cache can answer)
 """
 
 from typing import Any

@@ -97,7 +97,9 @@ class ExecutionRun:
             await self.reporter.flush()
             log.info(
                 "execution started execution_id=%s tasks=%d todo=%d",
-                self.execution_id, live.total, len(self._todo),
+                self.execution_id,
+                live.total,
+                len(self._todo),
             )
             reason = await self._fan_out()
             if reason is StopReason.shutdown:
@@ -114,7 +116,10 @@ class ExecutionRun:
             metrics.EXECUTIONS.labels(status.value).inc()
             log.info(
                 "execution finished execution_id=%s status=%s ok=%d failed=%d duration_s=%.2f",
-                self.execution_id, status.value, live.completed, live.failed,
+                self.execution_id,
+                status.value,
+                live.completed,
+                live.failed,
                 time.monotonic() - began,
             )
             return status
@@ -194,8 +199,14 @@ class ExecutionRun:
                 continue
             self._ended.add(row.task_key)
             result = ResultWrite(
-                task_key=row.task_key, status=status.value, error_kind=kind.value,
-                answer=None, latency_ms=None, attempts=0, usage=None, analysis=None,
+                task_key=row.task_key,
+                status=status.value,
+                error_kind=kind.value,
+                answer=None,
+                latency_ms=None,
+                attempts=0,
+                usage=None,
+                analysis=None,
                 finished_at=now,
             )
             self.live.record(result, row.platform)
@@ -211,7 +222,9 @@ class ExecutionRun:
         try:
             rows = await self.engine.repository.all_results(self.execution_id)
             return build_execution_report(
-                self.record, rows, brands=self.brands,
+                self.record,
+                rows,
+                brands=self.brands,
                 display_names=self.engine.runtimes.display_names(),
                 status=final_status(self.live, reason).value,
                 finished_at=utcnow(),
@@ -253,15 +266,23 @@ class ExecutionRun:
             cache_sync_status="synced",
             cache_progress=snapshot.progress,
             overrides={
-                "status": snapshot.status, "stage": snapshot.stage, "total": snapshot.total,
-                "completed": snapshot.completed, "failed": snapshot.failed,
-                "progress": snapshot.progress, "seq": snapshot.seq,
-                "updated_at": snapshot.updated_at, "started_at": snapshot.started_at,
-                "finished_at": snapshot.finished_at, "error": snapshot.error,
+                "status": snapshot.status,
+                "stage": snapshot.stage,
+                "total": snapshot.total,
+                "completed": snapshot.completed,
+                "failed": snapshot.failed,
+                "progress": snapshot.progress,
+                "seq": snapshot.seq,
+                "updated_at": snapshot.updated_at,
+                "started_at": snapshot.started_at,
+                "finished_at": snapshot.finished_at,
+                "error": snapshot.error,
             },
         )
         return view.model_dump(mode="json")
 
     def _task_summary(self, result: ResultWrite) -> dict[str, Any]:
         row = self._rows[result.task_key]
-        return task_summary(result, platform=row.platform, question=row.question, subject=row.subject)
+        return task_summary(
+            result, platform=row.platform, question=row.question, subject=row.subject
+        )

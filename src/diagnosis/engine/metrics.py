@@ -20,7 +20,9 @@ CALL_LATENCY = Histogram(
 )
 FLUSHES = Counter("diagnosis_progress_flushes_total", "Progress snapshots written to the database")
 FLUSH_FAILURES = Counter("diagnosis_progress_flush_failures_total", "Progress writes that failed")
-OUT_OF_SYNC = Counter("diagnosis_cache_out_of_sync_total", "Status reads where cache and DB disagreed")
+OUT_OF_SYNC = Counter(
+    "diagnosis_cache_out_of_sync_total", "Status reads where cache and DB disagreed"
+)
 BREAKER_STATE = Gauge(
     "diagnosis_breaker_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["platform"]
 )

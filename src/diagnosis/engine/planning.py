@@ -36,6 +36,7 @@ def expand_questions(templates: Sequence[str], brands: Sequence[str]) -> list[Ex
     seen: set[str] = set()
     expanded: list[ExpandedQuestion] = []
     for template in templates:
+        variants: list[tuple[str, str | None]]
         if BRAND_PLACEHOLDER in template:
             variants = [(template.replace(BRAND_PLACEHOLDER, b), b) for b in brands]
         else:

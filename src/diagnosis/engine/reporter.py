@@ -81,7 +81,10 @@ class ProgressReporter:
                     metrics.FLUSH_FAILURES.inc()
                     log.warning(
                         "progress write failed execution_id=%s seq=%d try=%d error=%s",
-                        self.live.execution_id, self.live.seq, tries, type(exc).__name__,
+                        self.live.execution_id,
+                        self.live.seq,
+                        tries,
+                        type(exc).__name__,
                     )
                     if attempts is not None and tries >= attempts:
                         return False
@@ -95,9 +98,7 @@ class ProgressReporter:
         results = list(live.pending)
         # The write happens under `asyncio.shield`: once started, a cancellation of the caller
         # (shutdown) must not leave us unsure whether the transaction committed.
-        await asyncio.shield(
-            self._repo.write_progress(snapshot, results)
-        )
+        await asyncio.shield(self._repo.write_progress(snapshot, results))
         del live.pending[: len(results)]
         live.flushed_seq = max(live.flushed_seq, snapshot.seq)
         self._last_flush = time.monotonic()
@@ -105,7 +106,10 @@ class ProgressReporter:
         metrics.FLUSHES.inc()
         log.debug(
             "flushed execution_id=%s seq=%d progress=%d results=%d",
-            live.execution_id, snapshot.seq, snapshot.progress, len(results),
+            live.execution_id,
+            snapshot.seq,
+            snapshot.progress,
+            len(results),
         )
         batch = Batch(
             seq=snapshot.seq,

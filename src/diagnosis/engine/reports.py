@@ -21,9 +21,17 @@ from diagnosis.analysis import (
 def result_views(rows: Sequence[Any]) -> list[ResultView]:
     return [
         ResultView(
-            task_key=r.task_key, question=r.question, template=r.template, subject=r.subject,
-            platform=r.platform, sample=r.sample, status=r.status, error_kind=r.error_kind,
-            answer=r.answer, latency_ms=r.latency_ms, analysis=r.analysis,
+            task_key=r.task_key,
+            question=r.question,
+            template=r.template,
+            subject=r.subject,
+            platform=r.platform,
+            sample=r.sample,
+            status=r.status,
+            error_kind=r.error_kind,
+            answer=r.answer,
+            latency_ms=r.latency_ms,
+            analysis=r.analysis,
         )
         for r in rows
     ]
@@ -59,7 +67,10 @@ def build_execution_report(
     finished_at: datetime | None,
 ) -> dict[str, Any]:
     inp = report_input(
-        record, brands=brands, display_names=display_names, status=status,
+        record,
+        brands=brands,
+        display_names=display_names,
+        status=status,
         finished_at=finished_at,
     )
     return build_report(inp, result_views(rows))

@@ -96,6 +96,4 @@ class InProcessRunner:
             return
         exc = task.exception()
         if exc is not None:
-            log.error(
-                "execution crashed execution_id=%s", execution_id, exc_info=exc
-            )
+            log.error("execution crashed execution_id=%s", execution_id, exc_info=exc)

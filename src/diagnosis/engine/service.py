@@ -92,8 +92,9 @@ class Engine:
             )
         return ids
 
-    async def create(self, req: NewDiagnosis, *, retry_of: str | None = None,
-                     copied: Sequence[ResultWrite] = ()) -> Any:
+    async def create(
+        self, req: NewDiagnosis, *, retry_of: str | None = None, copied: Sequence[ResultWrite] = ()
+    ) -> Any:
         platforms = self.resolve_platforms(req.platforms)
         questions = list(req.questions) or list(DEFAULT_QUESTIONS)
         brands = [req.brand, *(c.name for c in req.competitors)]
@@ -104,7 +105,8 @@ class Engine:
             raise TooManyTasks(
                 f"{len(tasks)} tasks exceed max_tasks={self.settings.max_tasks}: "
                 "ask fewer questions, platforms or samples",
-                total_tasks=len(tasks), max_tasks=self.settings.max_tasks,
+                total_tasks=len(tasks),
+                max_tasks=self.settings.max_tasks,
             )
         record = await self.repository.create_execution(
             execution_id=new_execution_id(),
@@ -123,7 +125,10 @@ class Engine:
         )
         log.info(
             "execution created execution_id=%s tasks=%d platforms=%s retry_of=%s",
-            record.execution_id, len(tasks), ",".join(platforms), retry_of,
+            record.execution_id,
+            len(tasks),
+            ",".join(platforms),
+            retry_of,
         )
         self.runner.submit(str(record.execution_id))
         return record
@@ -146,9 +151,15 @@ class Engine:
         rows = await self.repository.all_results(execution_id)
         copied = [
             ResultWrite(
-                task_key=r.task_key, status=r.status, error_kind=r.error_kind, answer=r.answer,
-                latency_ms=r.latency_ms, attempts=r.attempts, usage=r.usage,
-                analysis=r.analysis, finished_at=r.finished_at,
+                task_key=r.task_key,
+                status=r.status,
+                error_kind=r.error_kind,
+                answer=r.answer,
+                latency_ms=r.latency_ms,
+                attempts=r.attempts,
+                usage=r.usage,
+                analysis=r.analysis,
+                finished_at=r.finished_at,
             )
             for r in rows
             if r.status == ResultStatus.ok
@@ -156,7 +167,9 @@ class Engine:
         req = NewDiagnosis(
             brand=old.brand,
             aliases=list(old.aliases or ()),
-            competitors=[Competitor(c["name"], list(c.get("aliases") or ())) for c in old.competitors or ()],
+            competitors=[
+                Competitor(c["name"], list(c.get("aliases") or ())) for c in old.competitors or ()
+            ],
             questions=list(old.questions),
             platforms=list(old.platforms),
             samples=int(old.samples),
@@ -204,7 +217,13 @@ class Engine:
         log.warning(
             "cache out_of_sync execution_id=%s db_progress=%d cache_progress=%d db_seq=%d "
             "cache_seq=%d db_status=%s cache_status=%s",
-            row.execution_id, row.progress, live.progress, row.seq, live.seq, row.status, live.status.value,
+            row.execution_id,
+            row.progress,
+            live.progress,
+            row.seq,
+            live.seq,
+            row.status,
+            live.status.value,
         )
         return "out_of_sync"
 
@@ -225,13 +244,27 @@ class Engine:
             source="cache",
             cache_sync_status="unknown",
             cache_progress=live.progress,
-            overrides={k: getattr(snap, k) for k in (
-                "status", "stage", "total", "completed", "failed", "progress", "seq",
-                "updated_at", "started_at", "finished_at", "error")},
+            overrides={
+                k: getattr(snap, k)
+                for k in (
+                    "status",
+                    "stage",
+                    "total",
+                    "completed",
+                    "failed",
+                    "progress",
+                    "seq",
+                    "updated_at",
+                    "started_at",
+                    "finished_at",
+                    "error",
+                )
+            },
         )
 
-    async def results(self, execution_id: str, owner: str | None, *, offset: int, limit: int
-                      ) -> tuple[list[Any], int]:
+    async def results(
+        self, execution_id: str, owner: str | None, *, offset: int, limit: int
+    ) -> tuple[list[Any], int]:
         await self._get(execution_id, owner)
         return await self.repository.page_results(execution_id, offset=offset, limit=limit)
 

@@ -63,8 +63,20 @@ def status_view(
     fields: dict[str, Any] = {
         name: getattr(row, name, None)
         for name in (
-            "brand", "status", "stage", "total", "completed", "failed", "progress", "seq",
-            "created_at", "updated_at", "started_at", "finished_at", "error", "retry_of",
+            "brand",
+            "status",
+            "stage",
+            "total",
+            "completed",
+            "failed",
+            "progress",
+            "seq",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "retry_of",
         )
     }
     fields["execution_id"] = row.execution_id
@@ -94,7 +106,9 @@ def status_view(
     )
 
 
-def task_summary(result: Any, *, platform: str, question: str, subject: str | None) -> dict[str, Any]:
+def task_summary(
+    result: Any, *, platform: str, question: str, subject: str | None
+) -> dict[str, Any]:
     """The `task` SSE event: enough for a live table row, not the whole answer."""
     analysis = result.analysis or {}
     return {
