@@ -205,3 +205,17 @@ async def test_report_and_retry_before_the_end_are_conflicts(make_engine, fake_o
         with pytest.raises(Conflict):
             await engine.retry(record.execution_id)
         await engine.cancel(record.execution_id)
+
+
+async def test_the_global_limit_bounds_calls_across_platforms(make_engine, fake_openai):
+    fake_openai.default(None, ok(latency_s=0.03))
+    platforms = [
+        fake_platform("a", fake_openai.base_url, max_concurrency=4),
+        fake_platform("b", fake_openai.base_url, max_concurrency=4),
+    ]
+    async with make_engine(platforms, global_concurrency=5) as engine:
+        record = await engine.create(request(["a", "b"], questions=[f"q{i}" for i in range(10)]))
+        row, _ = await finished(engine, record)
+    assert row.status == ExecutionStatus.completed
+    assert fake_openai.peak_concurrency() == 5
+    assert fake_openai.peak_concurrency("a") <= 4 and fake_openai.peak_concurrency("b") <= 4

@@ -112,7 +112,9 @@ class PlatformRuntime:
 
     async def _attempt(self, request: ChatRequest) -> Completion:
         """One HTTP attempt under the global and platform limits, counted by the breaker."""
-        async with self._global, self._slots:
+        # The platform slot first: a task queued for a busy platform must not hold a global
+        # slot that another platform could use.
+        async with self._slots, self._global:
             if self._rate is not None:
                 await self._rate.acquire()
             # Asked only once a slot is ours, so a probe is not held back behind a queue.
