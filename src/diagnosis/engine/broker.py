@@ -6,12 +6,15 @@ summary) rather than an unbounded queue; the final event is never dropped.
 """
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from diagnosis.engine import metrics
+
+log = logging.getLogger("diagnosis.engine.broker")
 
 
 @dataclass(slots=True)
@@ -61,8 +64,14 @@ class EventBroker:
         self._subscribers: dict[str, set[Subscription]] = {}
 
     def publish(self, execution_id: str, batch: Batch) -> None:
-        for sub in tuple(self._subscribers.get(execution_id, ())):
+        subscribers = tuple(self._subscribers.get(execution_id, ()))
+        for sub in subscribers:
             sub.offer(batch)
+        if subscribers:
+            log.debug(
+                "published execution_id=%s seq=%d tasks=%d final=%s subscribers=%d",
+                execution_id, batch.seq, len(batch.tasks), batch.final, len(subscribers),
+            )
 
     @contextmanager
     def subscribe(self, execution_id: str) -> Iterator[Subscription]:
