@@ -1,0 +1,274 @@
+"""The layout of an answer: normalisation, then lists, list items, table rows and prose.
+
+Pure text processing on the normalised answer (character offsets refer to `normalize(text)`);
+it knows nothing about brands or sentiment and must never do I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+LineKind = Literal["item", "heading", "table", "rule", "text"]
+
+_CJK_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+# Marker forms, from the outermost to the innermost list level (Chinese documents nest
+# 一、 > （一） > 1. > （1）; bullets are the innermost). Applied after NFKC, so （1） is (1).
+_MARKERS: tuple[tuple[int, re.Pattern[str]], ...] = (
+    (1, re.compile(r"([一二三四五六七八九十]{1,3})[、.]\s*")),
+    (2, re.compile(r"\(([一二三四五六七八九十]{1,3})\)\s*")),
+    (3, re.compile(r"(\d{1,3})(?:\.(?!\d)|\)|、)\s*")),
+    (4, re.compile(r"\((\d{1,3})\)\s*")),
+    (5, re.compile(r"(?:[-*+]\s+|[•·●▪◦]\s*)")),
+)
+BULLET_LEVEL = 5
+_HEADER = re.compile(r"(#{1,6})\s+")
+_RULE = re.compile(r"([-*_])(?:\s*\1){2,}\s*")
+_TABLE_SEPARATOR = re.compile(r"\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?")
+_EMPHASIS = re.compile(r"(?:\*\*|__)")
+# A paragraph opening with one of these is a verdict on what came before, never a list item's
+# continuation (models often end a list with "总的来说，..." with no blank line before it).
+_VERDICT_OPENERS = re.compile(
+    r"(?:总的来说|总而言之|总体来说|总体而言|整体来看|综上|总之|总结|最后|结论|建议|"
+    r"overall|in summary|in conclusion|to sum up|to summari[sz]e|all in all|in short|"
+    r"ultimately|bottom line)"
+)
+
+
+def normalize(text: str) -> str:
+    """NFKC then casefold: ＮＩＯ is nio, （1） is (1), full-width commas are ASCII commas."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _cjk_number(token: str) -> int:
+    if token.isdigit():
+        return int(token)
+    if token.startswith("十"):
+        return 10 + _CJK_DIGITS.get(token[1:], 0)
+    if "十" in token:
+        tens, _, ones = token.partition("十")
+        return _CJK_DIGITS.get(tens, 0) * 10 + _CJK_DIGITS.get(ones, 0)
+    return _CJK_DIGITS.get(token, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One classified line: its span, indentation and, for an item, its list level."""
+
+    start: int
+    end: int
+    kind: LineKind
+    indent: int = 0
+    level: tuple[int, int] = (9, 9)  # (0, hashes) for "### 1." headers, else (1, marker level)
+    number: int | None = None
+    hashes: int = 0  # for headings
+
+
+def classify(text: str, start: int, end: int) -> Line:
+    """Classify the line text[start:end] (no newline)."""
+    raw = text[start:end]
+    expanded = raw.replace("\t", "    ")
+    body = expanded.lstrip(" \u3000")
+    indent = len(expanded) - len(body)
+    body = body.rstrip()
+    if not body:
+        return Line(start, end, "rule")  # whitespace only: a blank line
+    if body.startswith("|") or ("|" in body and _TABLE_SEPARATOR.fullmatch(body)):
+        return Line(start, end, "table", indent)
+    if body.count("|") >= 2:
+        return Line(start, end, "table", indent)
+    header = _HEADER.match(body)
+    if header:
+        rest = _EMPHASIS.sub("", body[header.end() :], count=1).lstrip()
+        for _, pattern in _MARKERS[:4]:
+            found = pattern.match(rest)
+            if found:
+                hashes = len(header.group(1))
+                return Line(start, end, "item", 0, (0, hashes), _cjk_number(found.group(1)))
+        return Line(start, end, "heading", indent, hashes=len(header.group(1)))
+    if _RULE.fullmatch(body):
+        return Line(start, end, "rule")
+    content = body[2:] if body.startswith(("**", "__")) else body
+    for marker_level, pattern in _MARKERS:
+        found = pattern.match(content)
+        if found and found.end() < len(content):
+            number = _cjk_number(found.group(1)) if found.groups() else None
+            return Line(start, end, "item", indent, (1, marker_level), number)
+    return Line(start, end, "text", indent)
+
+
+def split_lines(text: str) -> list[Line]:
+    lines: list[Line] = []
+    pos = 0
+    for chunk in text.splitlines(keepends=True):
+        stripped = chunk.rstrip("\r\n")
+        lines.append(classify(text, pos, pos + len(stripped)))
+        pos += len(chunk)
+    return lines
+
+
+@dataclass(slots=True)
+class ListItem:
+    """A list item: from its marker line to its last continuation or nested line."""
+
+    start: int
+    head_end: int  # end of the marker line: the item's own text, without nested lines
+    end: int
+    children: list[ItemList] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ItemList:
+    level: tuple[int, int]
+    indent: int
+    items: list[ListItem] = field(default_factory=list)
+    last_number: int | None = None
+
+
+@dataclass(slots=True)
+class Layout:
+    """Top-level lists (items nest their sub-lists), table rows, and prose line spans."""
+
+    lists: list[ItemList]
+    table_rows: list[tuple[int, int]]
+    prose: list[tuple[int, int]]  # consecutive non-list, non-table lines, one span per paragraph
+
+
+def _relation(line: Line, top: ItemList) -> Literal["sibling", "child", "above"]:
+    if line.level == top.level and (line.level[0] == 0 or abs(line.indent - top.indent) <= 1):
+        return "sibling"
+    if line.level > top.level or (line.level == top.level and line.indent > top.indent + 1):
+        return "child"
+    return "above"
+
+
+class _LayoutBuilder:
+    """A stack of open lists, innermost last; see docs/analysis.md for the rules."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.stack: list[ItemList] = []
+        self.lists: list[ItemList] = []
+        self.tables: list[tuple[int, int]] = []
+        self.prose: list[tuple[int, int]] = []
+        self.after_blank = False
+        self.last_closed: ItemList | None = None
+
+    def pop(self) -> None:
+        closed = self.stack.pop()
+        if not self.stack:
+            self.last_closed = closed
+
+    def close_all(self) -> None:
+        while self.stack:
+            self.pop()
+
+    def extend_open_items(self, end: int) -> None:
+        for open_list in self.stack:
+            open_list.items[-1].end = end
+
+    def add_prose(self, line: Line) -> None:
+        if self.prose and not self.after_blank and self._prose_is_previous(line):
+            self.prose[-1] = (self.prose[-1][0], line.end)
+        else:
+            self.prose.append((line.start, line.end))
+
+    def _prose_is_previous(self, line: Line) -> bool:
+        between = self.text[self.prose[-1][1] : line.start]
+        return between.strip() == ""
+
+    def add_item(self, line: Line) -> None:
+        while self.stack and _relation(line, self.stack[-1]) == "above":
+            self.pop()
+        item = ListItem(line.start, line.end, line.end)
+        if not self.stack:
+            self._start_top_level(line, item)
+            return
+        top = self.stack[-1]
+        relation = _relation(line, top)
+        if relation == "sibling" and not (line.number == 1 and top.items):
+            top.items.append(item)
+            top.last_number = line.number
+        elif relation == "sibling":  # numbering restarts at 1: a new list at the same depth
+            self.pop()
+            self.last_closed = None
+            new = ItemList(line.level, line.indent, [item], line.number)
+            if self.stack:
+                self.stack[-1].items[-1].children.append(new)
+            else:
+                self.lists.append(new)
+            self.stack.append(new)
+        else:
+            new = ItemList(line.level, line.indent, [item], line.number)
+            top.items[-1].children.append(new)
+            self.stack.append(new)
+        self.extend_open_items(line.end)
+
+    def _start_top_level(self, line: Line, item: ListItem) -> None:
+        previous = self.last_closed
+        resumes = (
+            previous is not None
+            and previous.level == line.level
+            and line.number is not None
+            and previous.last_number is not None
+            and line.number == previous.last_number + 1
+        )
+        if resumes and previous is not None:  # "3." after an interruption continues the list
+            previous.items.append(item)
+            previous.last_number = line.number
+            self.stack.append(previous)
+            return
+        new = ItemList(line.level, line.indent, [item], line.number)
+        self.lists.append(new)
+        self.stack.append(new)
+
+    def add_heading(self, line: Line) -> None:
+        while self.stack and not (
+            self.stack[-1].level[0] == 0 and self.stack[-1].level[1] < line.hashes
+        ):
+            self.pop()
+        if self.stack:  # a sub-heading inside a "### 1. X" section belongs to it
+            self.extend_open_items(line.end)
+        else:
+            self.close_all()
+            self.add_prose(line)
+
+    def add_text(self, line: Line) -> None:
+        body = self.text[line.start : line.end].strip(" \u3000*_#>")
+        if line.indent == 0 and _VERDICT_OPENERS.match(body):
+            self.close_all()
+        elif self.after_blank:
+            while (
+                self.stack and self.stack[-1].level[0] != 0 and line.indent <= self.stack[-1].indent
+            ):
+                self.pop()
+        if self.stack:
+            self.extend_open_items(line.end)
+        else:
+            self.add_prose(line)
+
+    def feed(self, line: Line) -> None:
+        if line.kind == "rule":
+            self.after_blank = True
+            return
+        if line.kind == "item":
+            self.add_item(line)
+        elif line.kind == "heading":
+            self.add_heading(line)
+        elif line.kind == "table":
+            self.close_all()
+            self.tables.append((line.start, line.end))
+        else:
+            self.add_text(line)
+        self.after_blank = False
+
+
+def parse_layout(text: str) -> Layout:
+    """Split a normalised answer into lists (with nested sub-lists), table rows and prose."""
+    builder = _LayoutBuilder(text)
+    for line in split_lines(text):
+        builder.feed(line)
+    return Layout(builder.lists, builder.tables, builder.prose)
