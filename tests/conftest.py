@@ -1,1 +1,17 @@
+import pytest
+
 pytest_plugins = ["tests.fake_openai"]
+
+# Lines a test wants shown at the end of the run (e.g. the extractor's scores), even when
+# output is captured.
+SUMMARY_KEY = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    lines = config.stash.get(SUMMARY_KEY, [])
+    if lines:
+        terminalreporter.section("scores")
+        for line in lines:
+            terminalreporter.write_line(line)

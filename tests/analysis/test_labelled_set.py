@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from diagnosis.analysis import BrandSpec, analyze_answer
+from tests.conftest import SUMMARY_KEY
 
 LABELLED = Path(__file__).resolve().parents[1] / "data" / "labelled_answers.json"
 MIN_MENTION_F1 = 0.98
@@ -97,11 +98,11 @@ def score(answers: list[dict[str, Any]]) -> Scores:
 
 
 @pytest.fixture(scope="module")
-def labelled_scores() -> Scores:
+def labelled_scores(pytestconfig: pytest.Config) -> Scores:
     scores = score(_load())
-    print(f"\nlabelled set: {scores.summary()}")
-    for miss in scores.misses:
-        print(f"  {miss}")
+    # Shown in the run's terminal summary (tests/conftest.py), also when output is captured.
+    lines = [f"labelled set: {scores.summary()}", *(f"  miss: {m}" for m in scores.misses)]
+    pytestconfig.stash.setdefault(SUMMARY_KEY, []).extend(lines)
     return scores
 
 
