@@ -15,7 +15,7 @@ from diagnosis.analysis.render_markdown import ci, num, pct
 
 OWN_COLOR = "#2563eb"
 PALETTE = ("#f97316", "#10b981", "#a855f7", "#ef4444", "#14b8a6", "#eab308", "#64748b", "#ec4899")
-LABEL_W, BAR_W, ROW_H = 150, 420, 28
+LABEL_W, BAR_W, ROW_H = 96, 300, 28
 
 CSS = """
 :root{--fg:#0f172a;--muted:#64748b;--line:#e2e8f0;--bg:#f8fafc;--card:#fff;--own:#2563eb}
@@ -65,7 +65,8 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float, str, Sequence[float] 
     """Horizontal bars of 0..1 values: (label, value, color, optional interval whisker)."""
     height = ROW_H * len(bars) + 30
     parts = [
-        f'<svg viewBox="0 0 {LABEL_W + BAR_W + 70} {height}" role="img" '
+        f'<svg viewBox="0 0 {LABEL_W + BAR_W + 70} {height}" '
+        f'style="max-width:{LABEL_W + BAR_W + 70}px" role="img" '
         f'aria-label="{_e(title)}"><title>{_e(title)}</title>'
     ]
     for i, (label, value, color, interval) in enumerate(bars):
@@ -100,7 +101,9 @@ def grouped_bar_chart(
     group_w = bar * max(1, len(series)) + gap
     width = max(640, 50 + group_w * max(1, len(groups)))  # a lone platform must not fill the page
     parts = [
-        f'<svg viewBox="0 0 {width} {plot_h + 50}" role="img" aria-label="{_e(title)}">'
+        # max-width: the chart never grows past its drawn size (no giant bars on wide screens).
+        f'<svg viewBox="0 0 {width} {plot_h + 50}" style="max-width:{width}px" role="img" '
+        f'aria-label="{_e(title)}">'
         f"<title>{_e(title)}</title>"
     ]
     for tick in (0, 0.5, 1):

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from diagnosis import __version__
-from diagnosis.api import diagnoses, events, system
+from diagnosis.api import compat, diagnoses, events, system
 from diagnosis.api.auth import Authenticator, StartRateLimiter
 from diagnosis.api.body_limit import BodyLimitMiddleware
 from diagnosis.api.errors import install_error_handlers
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
     app.include_router(diagnoses.router)
     app.include_router(events.router)
     app.include_router(system.router)
+    app.include_router(compat.router)
     _mount_web(app)
     return app
 

@@ -37,8 +37,12 @@ RateLimitDep = Annotated[StartRateLimiter, Depends(get_rate_limiter)]
 
 
 def start_key(request: Request, owner: str | None) -> str:
-    """Whom the start-rate limit counts: the owner, else the client address."""
-    if owner:
+    """Whom the start-rate limit counts: the token's owner, else the client address.
+
+    An owner only counts when tokens are on: in an open service the owner is whatever the body
+    says, and a client could dodge its limit by changing it on every start.
+    """
+    if owner and get_authenticator(request).enabled:
         return f"owner:{owner}"
     client = request.client.host if request.client else "unknown"
     return f"client:{client}"

@@ -1,0 +1,190 @@
+"""The mini-program's request body and its translation into a `NewDiagnosis` (SPEC 6).
+
+Pure: no I/O. Every refusal is a `CompatInvalid` with a message a marketer can act on, raised
+before the engine is asked anything, so a refused request writes nothing.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from diagnosis.engine.errors import DiagnosisError
+from diagnosis.engine.planning import DEFAULT_QUESTIONS
+from diagnosis.engine.service import Competitor, NewDiagnosis
+
+MAX_NAME_CHARS = 100
+MAX_COMPETITORS = 20
+MAX_QUESTIONS = 50
+MAX_QUESTION_CHARS = 500
+
+# A question ends after one of these (and the mark stays with it); a new line ends one too.
+QUESTION_MARKS = "？?"
+CLAUSE_MARKS = "；;"
+ENDINGS = QUESTION_MARKS + CLAUSE_MARKS
+NAME_KEYS = ("value", "id", "name", "label")
+UNCHECKED = {"false", "0", "no", "off", ""}
+
+
+class CompatInvalid(DiagnosisError):
+    status_code = 422
+
+
+class ModelChoice(BaseModel):
+    """One entry of the mini-program's model picker; extra keys (icon, desc ...) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    value: Any = None
+    id: Any = None
+    name: Any = None
+    label: Any = None
+    checked: Any = None
+
+
+class BrandTestRequest(BaseModel):
+    """Start a diagnosis, mini-program style / 小程序发起品牌检测."""
+
+    # The old client sends fields of its own (timestamps, page state): ignored, not refused.
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"examples": [{
+            "brand_list": ["蔚来", "理想", "小鹏"],
+            "selectedModels": [{"name": "DeepSeek", "value": "deepseek", "checked": True},
+                               {"name": "演示", "value": "demo", "checked": True}],
+            "custom_question": "20万左右的新能源汽车品牌推荐 适合家用吗？\n{brand}的售后怎么样？",
+            "userOpenid": "o6_bmjrPTlm6_2sgVt7hMZOPfL2M",
+        }]},
+    )
+
+    brand_list: list[str] = Field(
+        min_length=1, description="Own brand first, then competitors / 第一个为本品牌，其余为竞品"
+    )
+    selectedModels: list[str | ModelChoice] = Field(
+        min_length=1,
+        description="Platform ids or display names, or {value|id|name|label, checked} / 所选模型",
+    )
+    custom_question: str | None = Field(
+        None, description="Questions split after ？ ? ； ; and at new lines / 自定义问题"
+    )
+    customQuestions: list[str] | None = Field(
+        None, description="Questions, one per item / 自定义问题列表"
+    )
+    userOpenid: str | None = Field(
+        None, description="Owner when tokens are off / 用户 openid（未启用令牌时作为所有者）"
+    )
+
+
+def split_questions(text: str) -> list[str]:
+    """Split after each ？ ? ； ; (a run of them ends one question) and at new lines, never on
+    spaces; a question keeps its question mark, a trailing ；/; is dropped, blanks are dropped."""
+    questions: list[str] = []
+    current: list[str] = []
+
+    def close() -> None:
+        piece = "".join(current).strip().rstrip(CLAUSE_MARKS).strip()
+        current.clear()
+        if piece.strip(ENDINGS + " \t"):  # not blank, not punctuation alone
+            questions.append(piece)
+
+    for index, char in enumerate(text):
+        if char in "\r\n":
+            close()
+            continue
+        current.append(char)
+        following = text[index + 1] if index + 1 < len(text) else ""
+        if char in ENDINGS and following not in ENDINGS:
+            close()
+    close()
+    return questions
+
+
+def model_name(choice: str | ModelChoice) -> str | None:
+    """The platform name a picker entry means: a string itself, an object the first of value,
+    id, name, label present; None for an unchecked object (a missing `checked` is checked)."""
+    if isinstance(choice, str):
+        return choice.strip() or None
+    if not is_checked(choice.checked):
+        return None
+    for key in NAME_KEYS:
+        value = getattr(choice, key)
+        if value is not None and str(value).strip():
+            return str(value).strip()
+    raise CompatInvalid("a selected model has none of value, id, name or label")
+
+
+def is_checked(flag: Any) -> bool:
+    if flag is None or isinstance(flag, bool):
+        return flag is not False
+    if isinstance(flag, int | float):
+        return flag != 0
+    return str(flag).strip().lower() not in UNCHECKED
+
+
+def selected_models(choices: Sequence[str | ModelChoice]) -> list[str]:
+    names: list[str] = []
+    for choice in choices:
+        name = model_name(choice)
+        if name is not None and name not in names:
+            names.append(name)
+    return names
+
+
+def questions_of(body: BrandTestRequest) -> list[str]:
+    """customQuestions (one per item) then custom_question (split); the defaults when none."""
+    raw = [q.strip() for q in body.customQuestions or () if q.strip()]
+    raw += split_questions(body.custom_question or "")
+    questions = list(dict.fromkeys(raw))
+    if len(questions) > MAX_QUESTIONS:
+        raise CompatInvalid(f"too many questions: {len(questions)} (at most {MAX_QUESTIONS})")
+    for question in questions:
+        if len(question) > MAX_QUESTION_CHARS:
+            raise CompatInvalid(
+                f"a question is {len(question)} characters long (at most {MAX_QUESTION_CHARS}): "
+                f"{question[:40]}..."
+            )
+    return questions or list(DEFAULT_QUESTIONS)
+
+
+def brands_of(body: BrandTestRequest) -> tuple[str, list[str]]:
+    """The own brand (first entry, required) and the competitors (blank entries dropped)."""
+    names = [name.strip() for name in body.brand_list]
+    brand, competitors = names[0], [n for n in names[1:] if n]
+    if not brand:
+        raise CompatInvalid("brand_list[0] must be your brand's name; it is empty")
+    for name in (brand, *competitors):
+        if len(name) > MAX_NAME_CHARS:
+            raise CompatInvalid(
+                f"brand name too long (at most {MAX_NAME_CHARS} characters): {name[:40]}..."
+            )
+    if len(competitors) > MAX_COMPETITORS:
+        raise CompatInvalid(f"too many competitors: {len(competitors)} (at most {MAX_COMPETITORS})")
+    return brand, list(dict.fromkeys(c for c in competitors if c != brand))
+
+
+def owner_of(body: BrandTestRequest, token_owner: str | None) -> str | None:
+    """With tokens on the token's owner wins; otherwise the mini-program's openid, if any."""
+    if token_owner is not None:
+        return token_owner
+    openid = (body.userOpenid or "").strip()
+    if len(openid) > MAX_NAME_CHARS:
+        raise CompatInvalid(f"userOpenid too long (at most {MAX_NAME_CHARS} characters)")
+    return openid or None
+
+
+def to_new_diagnosis(
+    body: BrandTestRequest, token_owner: str | None, *, available_models: Sequence[str]
+) -> NewDiagnosis:
+    """The request in the engine's terms; model names are resolved later, by the engine."""
+    brand, competitors = brands_of(body)
+    platforms = selected_models(body.selectedModels)
+    if not platforms:
+        raise CompatInvalid(
+            "no model selected: tick at least one model", available_models=list(available_models)
+        )
+    return NewDiagnosis(
+        brand=brand,
+        competitors=[Competitor(name) for name in competitors],
+        questions=questions_of(body),
+        platforms=platforms,
+        owner=owner_of(body, token_owner),
+    )
