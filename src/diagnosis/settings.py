@@ -1,6 +1,6 @@
-"""One Settings object (SPEC 9): every limit of the service, read from `DIAGNOSIS_*` and `.env`.
+"""One Settings object (SPEC 9): every limit of the service, from `DIAGNOSIS_*` and `.env`.
 
-Never holds a provider key: keys are read from the environment by the platform registry at call time.
+Never holds a provider key: the platform registry reads keys from the environment at call time.
 """
 
 from functools import lru_cache

@@ -28,7 +28,8 @@ DESCRIPTION = """
 Measures how AI assistants talk about a brand: every question on every chosen platform,
 concurrently, then mention rate, rank, tone, share of voice, sources and gaps.
 
-衡量 AI 助手如何谈论一个品牌：在所选平台上并发提问，统计提及率、排名、情感、声量份额、引用来源与缺口。
+衡量 AI 助手如何谈论一个品牌：在所选平台上并发提问，
+统计提及率、排名、情感、声量份额、引用来源与缺口。
 
 Flow / 流程: `POST /api/diagnoses` → poll `GET /api/diagnoses/{id}` or stream
 `GET /api/diagnoses/{id}/events` → `GET /api/diagnoses/{id}/report`.

@@ -50,9 +50,9 @@ class Authenticator:
                     return owner
         stream = request.query_params.get("access_token")
         if stream:
-            owner = self.verify_stream_token(stream)
-            if owner is not None:
-                return owner
+            stream_owner = self.verify_stream_token(stream)
+            if stream_owner is not None:
+                return stream_owner
         raise Unauthorized("a valid Bearer token is required")
 
     def stream_token(self, owner: str) -> tuple[str, int]:
