@@ -21,9 +21,12 @@ install: $(STAMP)
 run: install
 	$(BIN)/diagnosis serve --host $(HOST) --port $(PORT)
 
-# Debian's Chromium for the dashboard's browser tests (browser downloads are impossible here).
+# Debian's Chromium for the dashboard's browser tests (browser downloads are impossible here),
+# and a CJK font so that screenshots show Chinese rather than boxes.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wqy; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	fi
 
 test: install browser-deps
 	$(BIN)/pytest
