@@ -17,8 +17,11 @@ from rich.table import Table
 
 from diagnosis.settings import Settings, get_settings
 
-app = typer.Typer(help="Brand diagnosis: how AI assistants talk about a brand.", no_args_is_help=True)
-out = Console()
+app = typer.Typer(
+    help="Brand diagnosis: how AI assistants talk about a brand.", no_args_is_help=True
+)
+# Piped output is not squeezed into 80 columns: tables stay readable in logs and files.
+out = Console() if Console().is_terminal else Console(width=160)
 err = Console(stderr=True)
 
 EXIT_CODES = {"completed": 0, "partial_success": 2}
@@ -28,6 +31,8 @@ def _configure_logging(settings: Settings) -> None:
     from diagnosis.logs import configure_logging
 
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    # Alembic narrates every migration step at info: noise around a progress bar or a report.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -55,7 +60,8 @@ def platforms() -> None:
 
     settings = get_settings()
     table = Table(title="Platforms / 平台")
-    for column in ("id", "name", "model", "configured", "concurrency", "rpm", "timeout_s", "retries"):
+    columns = ("id", "name", "model", "configured", "concurrency", "rpm", "timeout_s", "retries")
+    for column in columns:
         table.add_column(column)
     for config in load_platforms(settings.platforms_file).values():
         info = config.public_dict()
@@ -74,7 +80,9 @@ def run(
     brand: Annotated[str, typer.Option(help="Your brand")],
     alias: Annotated[list[str] | None, typer.Option(help="An alias of the brand (repeat)")] = None,
     competitor: Annotated[list[str] | None, typer.Option(help="A competitor (repeat)")] = None,
-    question: Annotated[list[str] | None, typer.Option(help="A question (repeat); {brand} expands")] = None,
+    question: Annotated[
+        list[str] | None, typer.Option(help="A question (repeat); {brand} expands")
+    ] = None,
     platform: Annotated[list[str] | None, typer.Option(help="Platform id or name (repeat)")] = None,
     samples: Annotated[int, typer.Option(min=1, max=10)] = 1,
     deadline: Annotated[int | None, typer.Option(min=1, max=3600, help="Deadline, seconds")] = None,
@@ -83,17 +91,15 @@ def run(
     """Run one diagnosis in-process, show progress, print the report."""
     if format not in ("table", "json", "md"):
         raise typer.BadParameter("format must be table, json or md", param_hint="--format")
+    request = _validated_request(
+        brand=brand, aliases=alias or [], competitors=competitor or [],
+        questions=question or [], platforms=platform or ["demo"], samples=samples,
+        deadline_s=deadline,
+    )
     settings = get_settings()
     _configure_logging(settings)
     from diagnosis.engine.errors import DiagnosisError
-    from diagnosis.engine.service import Competitor, NewDiagnosis
 
-    request = NewDiagnosis(
-        brand=brand.strip(), aliases=alias or [],
-        competitors=[Competitor(c.strip()) for c in competitor or []],
-        questions=question or [], platforms=platform or ["demo"], samples=samples,
-        deadline_s=deadline, owner="cli",
-    )
     try:
         status, report = asyncio.run(_run(settings, request, format))
     except DiagnosisError as exc:
@@ -111,6 +117,35 @@ def run(
     raise typer.Exit(EXIT_CODES.get(status, 1))
 
 
+def _validated_request(*, brand: str, aliases: list[str], competitors: list[str],
+                       questions: list[str], platforms: list[str], samples: int,
+                       deadline_s: int | None) -> Any:
+    """The same checks as POST /api/diagnoses (lengths, counts, ranges); exit 1 with the
+    field named when one fails, before anything is written."""
+    from pydantic import ValidationError
+
+    from diagnosis.api.schemas import DiagnosisCreate
+    from diagnosis.engine.service import Competitor, NewDiagnosis
+
+    try:
+        body = DiagnosisCreate.model_validate({
+            "brand": brand, "aliases": aliases, "competitors": competitors,
+            "questions": questions, "platforms": platforms, "samples": samples,
+            "deadline_s": deadline_s,
+        })
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "input"
+            err.print(f"[red]error:[/red] {field}: {error['msg']}")
+        raise typer.Exit(1) from None
+    return NewDiagnosis(
+        brand=body.brand, aliases=list(body.aliases),
+        competitors=[Competitor(c.name, list(c.aliases)) for c in body.competitors],
+        questions=list(body.questions), platforms=list(body.platforms), samples=body.samples,
+        deadline_s=body.deadline_s, owner="cli",
+    )
+
+
 async def _run(settings: Settings, request: Any, fmt: str) -> tuple[str, Any]:
     from diagnosis.engine.service import Engine
     from diagnosis.persistence.db import Database, migrate
@@ -119,7 +154,8 @@ async def _run(settings: Settings, request: Any, fmt: str) -> tuple[str, Any]:
 
     await migrate(settings.database_url)
     database = Database.open(settings.database_url)
-    engine = Engine(settings, Repository(database), PlatformRegistry(load_platforms(settings.platforms_file)))
+    registry = PlatformRegistry(load_platforms(settings.platforms_file))
+    engine = Engine(settings, Repository(database), registry)
     try:
         record = await engine.create(request)
         eid = record.execution_id
@@ -183,6 +219,10 @@ def _print_table(report: dict[str, Any]) -> None:
 
 def main() -> None:  # pragma: no cover
     logging.basicConfig()
+    app()
+
+
+if __name__ == "__main__":  # `python -m diagnosis.cli`
     app()
 
 

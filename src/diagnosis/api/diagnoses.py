@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from diagnosis.api.deps import EngineDep, OwnerDep, RateLimitDep, start_key
 from diagnosis.api.schemas import (
+    CREATE_EXAMPLES,
     DiagnosisCreate,
     DiagnosisCreated,
     ErrorOut,
@@ -44,7 +45,7 @@ def to_new_diagnosis(body: DiagnosisCreate, owner: str | None) -> NewDiagnosis:
         brand=body.brand,
         aliases=list(body.aliases),
         competitors=[
-            Competitor(c.name, list(c.aliases)) for c in body.competitors  # type: ignore[union-attr]
+            Competitor(c.name, list(c.aliases)) for c in body.competitors
         ],
         questions=list(body.questions),
         platforms=list(body.platforms),
@@ -67,8 +68,8 @@ def to_new_diagnosis(body: DiagnosisCreate, owner: str | None) -> NewDiagnosis:
     },
 )
 async def create_diagnosis(
-    body: DiagnosisCreate, request: Request, engine: EngineDep, owner: OwnerDep,
-    limiter: RateLimitDep,
+    body: Annotated[DiagnosisCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+    request: Request, engine: EngineDep, owner: OwnerDep, limiter: RateLimitDep,
 ) -> DiagnosisCreated:
     """Ask every question on every chosen platform; answers 202 at once with the URLs to follow."""
     new = to_new_diagnosis(body, owner)
@@ -105,6 +106,16 @@ async def list_diagnoses(
     )
 
 
+def _etag_matches(etag: str, if_none_match: str) -> bool:
+    """RFC 9110 weak comparison: `*` matches, and W/"x" equals "x"."""
+    def opaque(tag: str) -> str:
+        tag = tag.strip()
+        return tag[2:] if tag.startswith("W/") else tag
+
+    candidates = [t for t in if_none_match.split(",") if t.strip()]
+    return any(t.strip() == "*" or opaque(t) == opaque(etag) for t in candidates)
+
+
 @router.get(
     "/{execution_id}",
     response_model=ExecutionStatusView,
@@ -118,7 +129,7 @@ async def get_status(
     """Progress from the database (the authority), compared with the live cache."""
     view = await engine.status(execution_id, owner)
     etag = f'W/"{view.seq}-{view.status.value}"'
-    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+    if if_none_match and _etag_matches(etag, if_none_match):
         return Response(status_code=304, headers={"ETag": etag})
     return JSONResponse(view.model_dump(mode="json"), headers={"ETag": etag})
 
@@ -144,7 +155,9 @@ async def get_results(
     "/{execution_id}/cancel", response_model=ExecutionStatusView, summary="Cancel / 取消",
     responses={**NOT_FOUND, 409: {"model": ErrorOut, "description": "Already ended / 已结束"}},
 )
-async def cancel(execution_id: ExecutionId, engine: EngineDep, owner: OwnerDep) -> ExecutionStatusView:
+async def cancel(
+    execution_id: ExecutionId, engine: EngineDep, owner: OwnerDep
+) -> ExecutionStatusView:
     """Stop calls in flight; finished results are kept and analysed; status becomes cancelled."""
     return await engine.cancel(execution_id, owner)
 

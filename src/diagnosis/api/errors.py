@@ -21,10 +21,18 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _error_entry(err: dict[str, Any]) -> dict[str, Any]:
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "json_invalid":
+        # FastAPI puts the byte offset where a field name would be: name the body instead.
+        position = loc[-1] if loc and isinstance(loc[-1], int) else None
+        where = f" at position {position}" if position is not None else ""
+        return {"field": "body", "message": f"invalid JSON{where}"}
+    return {"field": _field_path(loc), "message": err.get("msg", "")}
+
+
 def validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
-    errors = []
-    for err in exc.errors():
-        errors.append({"field": _field_path(tuple(err.get("loc", ()))), "message": err.get("msg", "")})
+    errors = [_error_entry(err) for err in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
     return detail, errors
 
@@ -32,7 +40,8 @@ def validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DiagnosisError)
     async def _domain(request: Request, exc: DiagnosisError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+        retry_after = exc.extra.get("retry_after")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return JSONResponse(
             {"detail": exc.detail, **exc.extra}, status_code=exc.status_code, headers=headers
         )

@@ -6,16 +6,51 @@ Validation lives here so that a refused body never reaches the engine (nothing i
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+PlatformName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
+
+_NAME_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 100}
 
 
 class CompetitorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     aliases: list[Name] = Field(default_factory=list, max_length=20)
+
+
+def _competitor_object(value: Any) -> Any:
+    # A bare name is the short form of {name}; converting before validation (rather than a
+    # union) keeps error locations plain: `competitors.0.name`, not a union branch's tag.
+    return {"name": value} if isinstance(value, str) else value
+
+
+CompetitorItem = Annotated[
+    CompetitorIn,
+    BeforeValidator(_competitor_object),
+    WithJsonSchema({"anyOf": [
+        {**_NAME_SCHEMA, "title": "Name"},
+        {
+            "type": "object", "title": "Competitor", "additionalProperties": False,
+            "required": ["name"],
+            "properties": {
+                "name": _NAME_SCHEMA,
+                "aliases": {"type": "array", "items": _NAME_SCHEMA, "maxItems": 20},
+            },
+        },
+    ]}),
+]
 
 
 class DiagnosisCreate(BaseModel):
@@ -45,26 +80,64 @@ class DiagnosisCreate(BaseModel):
 
     brand: Name = Field(description="Your brand / 品牌名")
     aliases: list[Name] = Field(default_factory=list, max_length=20, description="别名")
-    competitors: list[Name | CompetitorIn] = Field(
-        default_factory=list, max_length=20, description="Competitors: names or {name, aliases} / 竞品"
+    competitors: list[CompetitorItem] = Field(
+        default_factory=list, max_length=20,
+        description="Competitors: names or {name, aliases} / 竞品",
     )
     questions: list[Question] = Field(
         default_factory=list, max_length=50,
         description="Questions; `{brand}` is expanded per brand; a default set when empty / 问题",
     )
-    platforms: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                     max_length=100)]] = Field(
+    platforms: list[PlatformName] = Field(
         min_length=1, max_length=20,
         description="Platform ids or display names, e.g. DeepSeek, 通义千问, 豆包 / AI 平台",
     )
-    samples: int = Field(1, ge=1, le=10, description="Times each question is asked / 采样次数")
-    deadline_s: int | None = Field(None, ge=1, le=3600, description="Deadline in seconds / 截止时间")
+    # strict: a JSON true, 1.5 or "2" is a wrong type, not a number to guess at.
+    samples: int = Field(
+        1, ge=1, le=10, strict=True, description="Times each question is asked / 采样次数"
+    )
+    deadline_s: int | None = Field(
+        None, ge=1, le=3600, strict=True,
+        description="Deadline in seconds (default 300) / 截止时间（秒）",
+    )
     owner: Name | None = Field(None, description="Owner (ignored when tokens are on) / 所有者")
 
-    @field_validator("competitors")
-    @classmethod
-    def _as_objects(cls, value: list[Any]) -> list[CompetitorIn]:
-        return [CompetitorIn(name=v) if isinstance(v, str) else v for v in value]
+
+# Named examples for the /docs "Try it out" menu; the first runs with no key and no network.
+CREATE_EXAMPLES: dict[str, Any] = {
+    "demo": {
+        "summary": "Offline demo, no key needed / 离线演示（无需密钥）",
+        "value": {
+            "brand": "蔚来",
+            "aliases": ["NIO"],
+            "competitors": ["理想", {"name": "小鹏", "aliases": ["XPeng"]}],
+            "questions": ["20万左右的新能源汽车品牌推荐", "{brand}的售后服务怎么样？"],
+            "platforms": ["demo"],
+            "samples": 2,
+        },
+    },
+    "several_platforms": {
+        "summary": "Several AI platforms (keys set on the server) / 多个平台",
+        "value": {
+            "brand": "蔚来",
+            "competitors": ["理想", "小鹏"],
+            "questions": ["20万左右的新能源汽车品牌推荐"],
+            "platforms": ["DeepSeek", "通义千问", "豆包", "Kimi"],
+            "samples": 1,
+            "deadline_s": 600,
+            "owner": "marketing",
+        },
+    },
+    "english": {
+        "summary": "English brand and question / 英文",
+        "value": {
+            "brand": "Anker",
+            "competitors": ["Belkin", "Ugreen"],
+            "questions": ["Which power bank brand is the most reliable?"],
+            "platforms": ["ChatGPT"],
+        },
+    },
+}
 
 
 class DiagnosisCreated(BaseModel):
@@ -143,5 +216,28 @@ class ErrorOut(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
-    database: bool
+    database: bool = Field(description="The database answers / 数据库可用")
     running_executions: int
+
+
+class PlatformLimits(BaseModel):
+    max_concurrency: int
+    rpm: int | None
+    timeout_s: float
+    max_retries: int
+    failure_threshold: int
+    reset_timeout_s: float
+
+
+class PlatformOut(BaseModel):
+    """What the API shows of a platform: never its key (only whether one is set)."""
+
+    id: str
+    display_name: str
+    aliases: list[str]
+    model: str
+    kind: str
+    configured: bool = Field(description="Callable now (its key is set, or needs none) / 已配置")
+    reason: str | None = Field(None, description="Why not configured / 未配置原因")
+    limits: PlatformLimits
+    breaker: str = Field(description="closed | open | half_open")

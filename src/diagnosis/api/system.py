@@ -1,29 +1,33 @@
 """Platforms, health and metrics: the service's own surface. Never returns a key."""
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from diagnosis.api.deps import EngineDep, OwnerDep
-from diagnosis.api.schemas import Health
+from diagnosis.api.schemas import Health, PlatformOut
 
 router = APIRouter()
 
 
-@router.get("/api/platforms", summary="AI platforms / 可用平台", tags=["platforms / 平台"])
-async def list_platforms(engine: EngineDep, owner: OwnerDep) -> list[dict[str, Any]]:
+@router.get(
+    "/api/platforms", response_model=list[PlatformOut], summary="AI platforms / 可用平台",
+    tags=["platforms / 平台"],
+)
+async def list_platforms(engine: EngineDep, owner: OwnerDep) -> list[PlatformOut]:
     """id, display name, aliases, model, configured (and why not), limits, breaker state."""
     states = engine.runtimes.breaker_states()
-    items = []
-    for pid, config in engine.registry.configs.items():
-        item = config.public_dict()
-        item["breaker"] = states.get(pid, "closed")
-        items.append(item)
-    return items
+    return [
+        PlatformOut(**config.public_dict(), breaker=states.get(pid, "closed"))
+        for pid, config in engine.registry.configs.items()
+    ]
 
 
-@router.get("/health", response_model=Health, summary="Health / 健康检查", tags=["system"])
+@router.get(
+    "/health", response_model=Health, summary="Health / 健康检查", tags=["system"],
+    responses={
+        503: {"model": Health, "description": "The database does not answer / 数据库不可用"}
+    },
+)
 async def health(engine: EngineDep, response: Response) -> Health:
     """Says whether the database answers."""
     try:
@@ -38,7 +42,10 @@ async def health(engine: EngineDep, response: Response) -> Health:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", tags=["system"])
+@router.get(
+    "/metrics", summary="Prometheus metrics / 监控指标", tags=["system"],
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+)
 async def metrics(engine: EngineDep) -> Response:
     """Prometheus text format."""
     from diagnosis.engine.metrics import EXECUTIONS_BY_STATUS
