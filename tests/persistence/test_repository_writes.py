@@ -187,3 +187,30 @@ async def test_fifty_concurrent_writers_meet_no_lock_error_and_lose_nothing(
         execution = await first.get_execution(execution_id)
         assert execution is not None
         assert execution.seq == max(w + 1 for w in range(50) if w % 5 == n)
+
+
+async def test_a_new_execution_has_per_platform_counters_from_its_first_read(tmp_path):
+    from diagnosis.engine.planning import plan_tasks
+    from diagnosis.persistence.db import Database, migrate
+    from diagnosis.persistence.records import ResultWrite
+    from diagnosis.persistence.repository import Repository
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'stats.db'}"
+    await migrate(url)
+    database = Database.open(url)
+    try:
+        tasks = plan_tasks(templates=["q1", "q2"], brands=["b"], platforms=["a", "c"], samples=1)
+        copied = [ResultWrite(task_key=tasks[0].task_key, status="ok", error_kind=None,
+                              answer="x", latency_ms=1, attempts=1, usage=None, analysis=None,
+                              finished_at=datetime.now(UTC))]
+        record = await Repository(database).create_execution(
+            execution_id="e1", brand="b", aliases=[], competitors=[], questions=["q1", "q2"],
+            platforms=["a", "c"], samples=1, deadline_s=60, owner=None, total=4, tasks=tasks,
+            copied=copied,
+        )
+    finally:
+        await database.dispose()
+    assert record.platform_stats == {
+        "a": {"total": 2, "completed": 1, "failed": 0},
+        "c": {"total": 2, "completed": 0, "failed": 0},
+    }

@@ -22,8 +22,7 @@ from diagnosis.api.deps import EngineDep, OwnerDep, RateLimitDep, SettingsDep, s
 from diagnosis.api.errors import validation_detail
 from diagnosis.api.events import execution_events
 from diagnosis.api.schemas import ResultOut
-from diagnosis.engine.errors import DiagnosisError, NotFound, TooManyTasks
-from diagnosis.engine.planning import count_tasks
+from diagnosis.engine.errors import DiagnosisError, NotFound
 from diagnosis.engine.service import Engine
 from diagnosis.engine.views import ExecutionStatusView
 
@@ -87,15 +86,7 @@ async def perform_brand_test(
     """brand_list + selectedModels + questions -> {status: "success", execution_id, message}."""
     configured = sorted(engine.registry.configured_ids())
     new = to_new_diagnosis(body, owner, available_models=configured)
-    platforms = engine.resolve_platforms(new.platforms)  # 400 with available_models
-    brands = [new.brand, *(c.name for c in new.competitors)]
-    total = count_tasks(templates=new.questions, brands=brands, platforms=len(platforms), samples=1)
-    if total > engine.settings.max_tasks:  # refused before the rate limit counts a start
-        raise TooManyTasks(
-            f"{total} tasks exceed max_tasks={engine.settings.max_tasks}: "
-            "choose fewer questions, brands or models",
-            total_tasks=total, max_tasks=engine.settings.max_tasks,
-        )
+    engine.plan(new)  # 400 with available_models, 422 too many tasks: before the rate limit
     limiter.check(start_key(request, new.owner))
     record = await engine.create(new)
     eid = str(record.execution_id)

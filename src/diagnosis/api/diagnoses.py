@@ -73,7 +73,7 @@ async def create_diagnosis(
 ) -> DiagnosisCreated:
     """Ask every question on every chosen platform; answers 202 at once with the URLs to follow."""
     new = to_new_diagnosis(body, owner)
-    engine.resolve_platforms(new.platforms)  # 400 before the rate limit counts a start
+    engine.plan(new)  # 400 / 422 before the rate limit counts a start
     limiter.check(start_key(request, new.owner))
     record = await engine.create(new)
     return created_view(record)

@@ -22,7 +22,7 @@ from diagnosis.engine.reports import render
 from diagnosis.engine.runner import InProcessRunner
 from diagnosis.engine.runtimes import PlatformRuntimes
 from diagnosis.engine.views import ExecutionStatusView, SyncStatus, status_view
-from diagnosis.persistence.records import ResultWrite
+from diagnosis.persistence.records import ResultWrite, TaskSpec
 from diagnosis.providers.registry import PlatformRegistry
 from diagnosis.settings import Settings
 
@@ -92,9 +92,9 @@ class Engine:
             )
         return ids
 
-    async def create(
-        self, req: NewDiagnosis, *, retry_of: str | None = None, copied: Sequence[ResultWrite] = ()
-    ) -> Any:
+    def plan(self, req: NewDiagnosis) -> tuple[list[str], list[str], list[TaskSpec]]:
+        """Check a request without writing anything: (platform ids, questions, tasks).
+        Raises UnknownPlatforms (400) or TooManyTasks (422)."""
         platforms = self.resolve_platforms(req.platforms)
         questions = list(req.questions) or list(DEFAULT_QUESTIONS)
         brands = [req.brand, *(c.name for c in req.competitors)]
@@ -108,6 +108,12 @@ class Engine:
                 total_tasks=len(tasks),
                 max_tasks=self.settings.max_tasks,
             )
+        return platforms, questions, tasks
+
+    async def create(
+        self, req: NewDiagnosis, *, retry_of: str | None = None, copied: Sequence[ResultWrite] = ()
+    ) -> Any:
+        platforms, questions, tasks = self.plan(req)
         record = await self.repository.create_execution(
             execution_id=new_execution_id(),
             brand=req.brand,
@@ -142,7 +148,11 @@ class Engine:
             self.runner.submit(execution_id)
             self.runner.stop(execution_id, StopReason.cancelled)
         await self.runner.wait(execution_id)
-        return await self.status(execution_id, owner)
+        view = await self.status(execution_id, owner)
+        if view.status is not ExecutionStatus.cancelled:
+            # It ended on its own (e.g. it was analysing) before the cancel took effect.
+            raise Conflict(f"execution is already {view.status.value}")
+        return view
 
     async def retry(self, execution_id: str, owner: str | None = None) -> Any:
         old = await self._get(execution_id, owner)

@@ -112,6 +112,7 @@ class Repository:
                     "created_at": now,
                     "updated_at": now,
                     "retry_of": retry_of,
+                    "platform_stats": _platform_stats(tasks, copied),
                 },
             )
             if tasks:
@@ -302,6 +303,22 @@ async def _count_copied(conn: AsyncConnection, execution_id: str, total: int) ->
 async def _execution_row(conn: AsyncConnection, execution_id: str) -> RowMapping | None:
     query = select(EXECUTIONS).where(EXECUTIONS.c.id == execution_id)
     return (await conn.execute(query)).mappings().one_or_none()
+
+
+def _platform_stats(
+    tasks: Sequence[TaskSpec], copied: Sequence[ResultWrite]
+) -> dict[str, dict[str, int]]:
+    """Per-platform counters from the first read on (copied results already count)."""
+    platform_of = {task.task_key: task.platform for task in tasks}
+    stats = {task.platform: {"total": 0, "completed": 0, "failed": 0} for task in tasks}
+    for task in tasks:
+        stats[task.platform]["total"] += 1
+    for result in copied:
+        platform = platform_of.get(result.task_key)
+        if platform is not None:
+            key = "completed" if result.status == ResultStatus.ok.value else "failed"
+            stats[platform][key] += 1
+    return stats
 
 
 def _pending_row(execution_id: str, task: TaskSpec) -> dict[str, Any]:
