@@ -1,0 +1,67 @@
+"""The fake OpenAI server of tests/fake_openai.py, with what benches need on top: a gate that
+holds every call until opened (so subscribers can connect before work starts), and counters.
+
+`python -m bench.fake_provider --port P --latency-ms L`; GET /gate/close, /gate/open, /stats.
+Only for loopback benches: it answers every chat completion with the same ok body.
+"""
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from tests.fake_openai import FakeOpenAI, Receive, Send, ok
+
+
+class GatedFakeOpenAI(FakeOpenAI):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._open: asyncio.Event | None = None  # made in the server's loop, on first use
+        self.served = 0
+
+    def _gate(self) -> asyncio.Event:
+        if self._open is None:
+            self._open = asyncio.Event()
+            self._open.set()
+        return self._open
+
+    async def _app(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path in ("/gate/open", "/gate/close", "/stats"):
+            gate = self._gate()
+            if path == "/gate/open":
+                gate.set()
+            elif path == "/gate/close":
+                gate.clear()
+            body = {"open": gate.is_set(), "served": self.served,
+                    "peak_concurrency": self.peak_concurrency(), "in_flight": self.in_flight()}
+            await _json(send, body)
+            return
+        await self._gate().wait()
+        await super()._app(scope, receive, send)
+        self.served += 1
+
+
+async def _json(send: Send, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve a gated fake OpenAI-compatible API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    fake = GatedFakeOpenAI(host=args.host, port=args.port, record_calls=False)
+    fake.default(None, ok(latency_s=args.latency_ms / 1000))
+    print(f"gated fake OpenAI listening on {fake.base_url}", flush=True)
+    fake.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

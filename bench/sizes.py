@@ -1,0 +1,49 @@
+"""How big each bench is: the full run of `make bench` and the tiny `--quick` one (smoke test)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    latency_ms: float
+    # 1. fan-out makespan: tasks x concurrency, each run repeated (the best is reported)
+    fanout_tasks: tuple[int, ...]
+    concurrencies: tuple[int, ...]
+    repeats: int
+    sequential_sample: int
+    # 2. write coalescing
+    write_tasks: tuple[int, ...]
+    write_concurrency: int
+    # 3 and 5. status route under load, memory (one server)
+    finished_executions: int
+    finished_tasks_each: int
+    running_executions: int
+    running_questions: int
+    running_samples: int
+    running_concurrency: int
+    load_requests: int
+    load_concurrency: int
+    load_rounds: int
+    load_low_concurrency: int  # one more round per route, to see latency without queueing
+    # 4. SSE fan-out
+    sse_subscribers: int
+    sse_tasks: int
+    sse_concurrency: int
+
+
+FULL = Sizes(
+    name="full", latency_ms=100, fanout_tasks=(36, 1000), concurrencies=(8, 16), repeats=2,
+    sequential_sample=36, write_tasks=(36, 360, 1000), write_concurrency=16,
+    finished_executions=100, finished_tasks_each=10, running_executions=20, running_questions=20,
+    running_samples=10, running_concurrency=4, load_requests=2000, load_concurrency=32,
+    load_rounds=4, load_low_concurrency=4, sse_subscribers=1000, sse_tasks=36, sse_concurrency=8,
+)
+
+QUICK = Sizes(
+    name="quick", latency_ms=20, fanout_tasks=(8, 24), concurrencies=(4,), repeats=1,
+    sequential_sample=6, write_tasks=(12,), write_concurrency=4,
+    finished_executions=3, finished_tasks_each=2, running_executions=2, running_questions=5,
+    running_samples=4, running_concurrency=1, load_requests=60, load_concurrency=8,
+    load_rounds=2, load_low_concurrency=2, sse_subscribers=10, sse_tasks=6, sse_concurrency=2,
+)
