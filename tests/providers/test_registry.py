@@ -1,5 +1,6 @@
 """Platform configs, presets, platforms.toml merging, the registry's one provider per platform."""
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -7,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from diagnosis.providers import (
+    ChatRequest,
     DemoProvider,
     OpenAICompatibleProvider,
+    PlatformConfig,
     PlatformConfigError,
     PlatformRegistry,
     load_platforms,
@@ -218,15 +221,22 @@ def test_unknown_platform_provider_is_a_key_error(registry):
         registry.provider("nope")
 
 
-async def test_client_pool_is_sized_to_the_platform_limits(write_toml):
-    configs = load_platforms(write_toml("[platforms.kimi]\nmax_concurrency = 3\ntimeout_s = 7\n"))
+async def test_client_pool_is_sized_to_the_platform_limits(fake_openai):
+    # given a platform limited to 3 connections, and a slow server
+    from tests.fake_openai import ok
 
-    provider = OpenAICompatibleProvider(configs["kimi"])
-
-    pool = provider._client._transport._pool  # type: ignore[attr-defined]
-    assert (pool._max_connections, pool._max_keepalive_connections) == (3, 3)
-    assert provider._client.timeout.read == 7.0
-    await provider.aclose()
+    config = PlatformConfig(id="p3", kind="openai", base_url=fake_openai.base_url, model="p3",
+                            max_concurrency=3, timeout_s=7)
+    fake_openai.default("p3", ok("好的", latency_s=0.1))
+    provider = OpenAICompatibleProvider(config)
+    try:
+        # when 10 calls are made at once, straight to the provider (no engine limits)
+        await asyncio.gather(*(provider.complete(ChatRequest(f"q{i}")) for i in range(10)))
+    finally:
+        await provider.aclose()
+    # then the client's own pool never had more than 3 requests on the wire
+    assert fake_openai.peak_concurrency("p3") == 3
+    assert len(fake_openai.calls_for("p3")) == 10
 
 
 def test_providers_package_imports_no_other_layer():

@@ -223,18 +223,16 @@ def _data(payload: Any) -> str:
 
 async def miniprogram_events(
     engine: Engine, execution_id: str, owner: str | None
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[ServerSentEvent | bytes]:
     """connected {task_id}, then progress / complete carrying {task_id, progress, stage,
     status, is_completed} and the whole status; `error` ends the stream when it breaks."""
     yield ServerSentEvent(_data({"task_id": execution_id}), event="connected")
     try:
         async for event in execution_events(
-            engine, execution_id, owner, names={"progress": "progress", "complete": "complete"}
+            engine, execution_id, owner, dialect="miniprogram", with_tasks=False,
+            shape=lambda status: {"task_id": execution_id, **status},
         ):
-            status = json.loads(str(event.data))
-            yield ServerSentEvent(
-                _data({"task_id": execution_id, **status}), event=event.event, id=event.id
-            )
+            yield event
     except DiagnosisError as exc:
         log.info("mini-program stream error execution_id=%s error=%s", execution_id, exc.detail)
         yield ServerSentEvent(

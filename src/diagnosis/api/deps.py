@@ -9,23 +9,26 @@ from diagnosis.engine.service import Engine
 from diagnosis.settings import Settings
 
 
-def get_engine(request: Request) -> Engine:
+# Dependencies are `async def` on purpose: a plain `def` dependency runs in the threadpool,
+# two thread hops per request on the hottest route (the status poll).
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_authenticator(request: Request) -> Authenticator:
+async def get_authenticator(request: Request) -> Authenticator:
     return request.app.state.authenticator  # type: ignore[no-any-return]
 
 
-def get_owner(request: Request) -> str | None:
-    return get_authenticator(request).owner(request)
+async def get_owner(request: Request) -> str | None:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator.owner(request)
 
 
-def get_rate_limiter(request: Request) -> StartRateLimiter:
+async def get_rate_limiter(request: Request) -> StartRateLimiter:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
 
@@ -42,7 +45,7 @@ def start_key(request: Request, owner: str | None) -> str:
     An owner only counts when tokens are on: in an open service the owner is whatever the body
     says, and a client could dodge its limit by changing it on every start.
     """
-    if owner and get_authenticator(request).enabled:
+    if owner and request.app.state.authenticator.enabled:
         return f"owner:{owner}"
     client = request.client.host if request.client else "unknown"
     return f"client:{client}"

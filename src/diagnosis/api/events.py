@@ -7,7 +7,7 @@ the subscription is closed in `finally` whatever ends the stream (a disconnect c
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -15,6 +15,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from diagnosis.api.deps import AuthDep, EngineDep, OwnerDep, SettingsDep
 from diagnosis.api.schemas import ErrorOut
+from diagnosis.engine.broker import Batch
 from diagnosis.engine.service import Engine
 
 router = APIRouter(tags=["events / 实时进度"])
@@ -25,19 +26,43 @@ def _data(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False, default=str)
 
 
+Shape = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _same(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload
+
+
+def _encode_batch(batch: Batch, *, sent_seq: int, shape: Shape, with_tasks: bool) -> bytes:
+    events = []
+    if batch.seq > sent_seq:
+        events.append(ServerSentEvent(_data(shape(batch.progress)), event="progress",
+                                      id=str(batch.seq)))
+    if with_tasks:
+        events.extend(ServerSentEvent(_data(task), event="task") for task in batch.tasks)
+    if batch.final:
+        events.append(ServerSentEvent(_data(shape(batch.progress)), event="complete",
+                                      id=str(batch.seq)))
+    return b"".join(event.encode() for event in events)
+
+
 async def execution_events(
-    engine: Engine, execution_id: str, owner: str | None, *, names: dict[str, str] | None = None
-) -> AsyncIterator[ServerSentEvent]:
-    """The event sequence of one execution; `names` renames events (the mini-program's)."""
-    names = names or {}
-    progress_name = names.get("progress", "progress")
-    complete_name = names.get("complete", "complete")
+    engine: Engine,
+    execution_id: str,
+    owner: str | None,
+    *,
+    dialect: str = "main",
+    shape: Shape = _same,
+    with_tasks: bool = True,
+) -> AsyncIterator[ServerSentEvent | bytes]:
+    """The event sequence of one execution. `shape` rewrites the status payload and
+    `dialect` names that shape, for the per-batch encoding cache (the mini-program's stream)."""
     with engine.broker.subscribe(execution_id) as sub:
         view = await engine.status(execution_id, owner)
-        snapshot = view.model_dump(mode="json")
-        yield ServerSentEvent(_data(snapshot), event=progress_name, id=str(view.seq))
+        snapshot = _data(shape(view.model_dump(mode="json")))
+        yield ServerSentEvent(snapshot, event="progress", id=str(view.seq))
         if view.is_completed:
-            yield ServerSentEvent(_data(snapshot), event=complete_name, id=str(view.seq))
+            yield ServerSentEvent(snapshot, event="complete", id=str(view.seq))
             return
         sent = view.seq
         while True:
@@ -45,14 +70,17 @@ async def execution_events(
             if batch is None:
                 continue
             if batch.seq > sent:
+                # Every subscriber that is caught up shares one encoding of the batch.
+                blob = batch.encoded.get(dialect)
+                if blob is None:
+                    blob = _encode_batch(batch, sent_seq=-1, shape=shape, with_tasks=with_tasks)
+                    batch.encoded[dialect] = blob
                 sent = batch.seq
-                yield ServerSentEvent(_data(batch.progress), event=progress_name, id=str(batch.seq))
-            if "task" in names or not names:
-                for task in batch.tasks:
-                    yield ServerSentEvent(_data(task), event=names.get("task", "task"))
+            else:
+                blob = _encode_batch(batch, sent_seq=sent, shape=shape, with_tasks=with_tasks)
+            yield blob
             if batch.final:
                 log.debug("sse complete execution_id=%s seq=%d", execution_id, batch.seq)
-                yield ServerSentEvent(_data(batch.progress), event=complete_name, id=str(batch.seq))
                 return
 
 

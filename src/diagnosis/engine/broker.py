@@ -25,6 +25,9 @@ class Batch:
     progress: dict[str, Any]
     tasks: list[dict[str, Any]] = field(default_factory=list)
     final: bool = False
+    # The SSE bytes of this batch, per stream dialect: encoded once for all its subscribers
+    # (with 1000 subscribers, encoding per subscriber starved the engine; see BENCHMARKS.md).
+    encoded: dict[str, bytes] = field(default_factory=dict)
 
 
 class Subscription:
@@ -35,16 +38,17 @@ class Subscription:
         self.closed = False
 
     def offer(self, batch: Batch) -> None:
-        if self._pending is None:
-            self._pending = Batch(batch.seq, batch.progress, list(batch.tasks), batch.final)
+        pending = self._pending
+        if pending is None:
+            self._pending = batch  # shared by every subscriber, never mutated
         else:
-            # Coalesce for a slow reader: the newest snapshot, every task summary, and the
-            # final flag once seen (it can never be un-set).
-            merged = self._pending
-            if batch.seq >= merged.seq:
-                merged.seq, merged.progress = batch.seq, batch.progress
-            merged.tasks.extend(batch.tasks)
-            merged.final = merged.final or batch.final
+            # Coalesce for a slow reader into a batch of its own: the newest snapshot, every
+            # task summary, and the final flag once seen (it can never be un-set).
+            newer = batch if batch.seq >= pending.seq else pending
+            self._pending = Batch(
+                newer.seq, newer.progress, [*pending.tasks, *batch.tasks],
+                pending.final or batch.final,
+            )
         self._wake.set()
 
     async def next(self, timeout: float | None = None) -> Batch | None:  # noqa: ASYNC109

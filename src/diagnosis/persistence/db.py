@@ -44,11 +44,17 @@ def create_engine(database_url: str, *, write: bool = True) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     _reject_memory(url)
     _ensure_parent_dir(url)
-    pool_args: dict[str, Any] = (
-        {"pool_size": 1, "max_overflow": 0, "pool_timeout": WRITE_POOL_TIMEOUT_S} if write else {}
-    )
-    engine = create_async_engine(url, **pool_args)
-    _install_sqlite_hooks(engine, begin="BEGIN IMMEDIATE" if write else "BEGIN", foreign_keys=True)
+    if write:
+        engine = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=WRITE_POOL_TIMEOUT_S
+        )
+        _install_sqlite_hooks(engine, begin="BEGIN IMMEDIATE", foreign_keys=True)
+        return engine
+    # Reads run in the driver's autocommit mode: each SELECT is its own consistent snapshot
+    # (WAL), and no BEGIN or reset-on-return ROLLBACK is sent. Each of those is a round trip
+    # to aiosqlite's thread, which on the status route cost more than the query itself.
+    engine = create_async_engine(url, pool_reset_on_return=None)
+    _install_sqlite_hooks(engine, begin=None, foreign_keys=True)
     return engine
 
 
@@ -91,7 +97,7 @@ class Database:
             await self.reader.dispose()
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, *, begin: str, foreign_keys: bool) -> None:
+def _install_sqlite_hooks(engine: AsyncEngine, *, begin: str | None, foreign_keys: bool) -> None:
     pragmas = (
         # busy_timeout first, so that switching to WAL waits for a lock instead of failing.
         f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
@@ -111,6 +117,9 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, begin: str, foreign_keys: bool
                 cursor.execute(pragma)
         finally:
             cursor.close()
+
+    if begin is None:
+        return
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -17,6 +17,7 @@ from diagnosis.constants import ErrorKind
 from diagnosis.providers.base import ChatRequest, Completion
 from diagnosis.providers.config import PlatformConfig
 from diagnosis.providers.errors import ProviderError
+from diagnosis.providers.transport import default_transport, is_connection_error
 
 _SNIPPET_CHARS = 200
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -35,11 +36,12 @@ class OpenAICompatibleProvider:
             max_connections=config.max_concurrency,
             max_keepalive_connections=config.max_concurrency,
         )
-        # `limits` only shapes the default transport; an injected one brings its own pool.
+        # `limits` shapes httpx's own pool when a caller injects its default transport;
+        # ours (aiohttp) is sized by `default_transport`.
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout_s),
             limits=limits,
-            transport=transport,
+            transport=transport if transport is not None else default_transport(config),
             headers={"Accept": "application/json"},
         )
 
@@ -57,6 +59,8 @@ class OpenAICompatibleProvider:
         try:
             response = await self._client.post(self._url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
+            if is_connection_error(exc):
+                raise self._error(ErrorKind.network, "connection failed") from exc
             raise self._error(ErrorKind.timeout, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             detail = _scrub(str(exc), key)
