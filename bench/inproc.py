@@ -62,14 +62,17 @@ def fake_platform(base_url: str, concurrency: int) -> PlatformConfig:
     )
 
 
-def aiohttp_transport(config: PlatformConfig) -> httpx.AsyncBaseTransport:
-    from httpx_aiohttp import AiohttpTransport
-
+def httpcore_transport(config: PlatformConfig) -> httpx.AsyncBaseTransport:
+    """httpx's own transport (httpcore), the one the service used before it was measured."""
     n = config.max_concurrency
-    return AiohttpTransport(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+    return httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    )
 
 
-TRANSPORTS: dict[str, TransportFactory | None] = {"httpx": None, "aiohttp": aiohttp_transport}
+# "aiohttp" is the service's default (providers/transport.py): no factory needed.
+TRANSPORTS: dict[str, TransportFactory | None] = {"httpx": httpcore_transport, "aiohttp": None}
+DEFAULT_TRANSPORT = "aiohttp"
 
 
 @dataclass

@@ -19,11 +19,13 @@ OLD_RULE_EVERY = 5
 async def measure(sizes: Sizes, base_url: str, work_dir: Path) -> list[EngineRun]:
     c = sizes.write_concurrency
     runs = []
-    async with bench_engine(work_dir, "writes", base_url=base_url, concurrency=c,
-                            transport="httpx", flush_interval_s=FLUSH_INTERVAL_S) as (engine, log):
+    async with bench_engine(
+        work_dir, "writes", base_url=base_url, concurrency=c, transport="aiohttp",
+        flush_interval_s=FLUSH_INTERVAL_S,
+    ) as (engine, log):
         await run_execution(engine, log, tasks=c, concurrency=c, transport="warm-up")
         for tasks in sizes.write_tasks:
-            run = await run_execution(engine, log, tasks=tasks, concurrency=c, transport="httpx")
+            run = await run_execution(engine, log, tasks=tasks, concurrency=c, transport="aiohttp")
             if run.status != "completed" or len(run.staleness) != tasks:
                 raise RuntimeError(f"writes run: {run.status}, {len(run.staleness)} results")
             runs.append(run)
