@@ -1,35 +1,11 @@
 """POST .../cancel and .../retry (SPEC 4, 6): cancel ends a run as cancelled with a row per task;
 retry makes a NEW execution that copies the ok results and calls only the others."""
 
-import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
+from tests.api.flows import all_results, start, wait_terminal
 from tests.fake_openai import ok, status
-
-
-async def start(client: Any, **fields: Any) -> dict[str, Any]:
-    payload = {"brand": "蔚来", "competitors": ["理想"], "platforms": ["demo"], **fields}
-    response = await client.post("/api/diagnoses", json=payload)
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
-async def wait_terminal(client: Any, eid: str, timeout_s: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        view = (await client.get(f"/api/diagnoses/{eid}")).json()
-        if view["should_stop_polling"]:
-            return view
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{eid} not terminal within {timeout_s}s")
-
-
-async def all_results(client: Any, eid: str) -> list[dict[str, Any]]:
-    page = (await client.get(f"/api/diagnoses/{eid}/results?limit=500")).json()
-    assert page["total"] == len(page["items"])
-    return list(page["items"])
 
 
 async def test_cancelling_a_long_run_ends_it_cancelled_with_a_row_per_task(api_client):

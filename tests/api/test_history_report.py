@@ -1,12 +1,12 @@
 """GET /api/diagnoses (history) and GET .../report (SPEC 6)."""
 
-import asyncio
 import csv
 import io
-import time
 from typing import Any
 
 import pytest
+
+from tests.api.flows import wait_terminal
 
 
 async def start(client: Any, **fields: Any) -> str:
@@ -15,16 +15,6 @@ async def start(client: Any, **fields: Any) -> str:
     response = await client.post("/api/diagnoses", json=payload)
     assert response.status_code == 202, response.text
     return str(response.json()["execution_id"])
-
-
-async def wait_terminal(client: Any, eid: str, timeout_s: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        view = (await client.get(f"/api/diagnoses/{eid}")).json()
-        if view["should_stop_polling"]:
-            return view
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{eid} not terminal within {timeout_s}s")
 
 
 async def test_history_is_newest_first_in_pages_with_the_total(api_client):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.flows import start, wait_terminal
 from tests.fake_openai import ok, status
 
 TERMINAL = {"completed", "partial_success", "failed", "cancelled", "timeout"}
@@ -15,23 +16,6 @@ STAGES_OF = {
     "running": {"init", "ai_fetching", "analyzing"},
     **{s: {"done"} for s in TERMINAL},
 }
-
-
-async def start(client: Any, **fields: Any) -> dict[str, Any]:
-    payload = {"brand": "蔚来", "competitors": ["理想"], "platforms": ["demo"], **fields}
-    response = await client.post("/api/diagnoses", json=payload)
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
-async def wait_terminal(client: Any, eid: str, timeout_s: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        view = (await client.get(f"/api/diagnoses/{eid}")).json()
-        if view["should_stop_polling"]:
-            return view
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{eid} not terminal within {timeout_s}s")
 
 
 async def test_a_finished_execution_says_stop_polling_with_per_platform_counters(api_client):

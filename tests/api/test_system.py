@@ -1,28 +1,16 @@
 """/api/platforms, /health, /metrics and /docs (SPEC 6, 7): platforms without keys, a health
 that says the DB answers, every Prometheus series, and a documented API."""
 
-import asyncio
 import re
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from tests.api.flows import wait_terminal
 from tests.fake_openai import ok, status
 
 SECRET = "sk-secret-xyz"
 PRESETS = {"deepseek", "qwen", "doubao", "kimi", "zhipu", "openai", "ollama", "demo"}
-
-
-async def wait_terminal(client: Any, eid: str, timeout_s: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        view = (await client.get(f"/api/diagnoses/{eid}")).json()
-        if view["should_stop_polling"]:
-            return view
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{eid} not terminal within {timeout_s}s")
 
 
 def deepseek_on_fake(tmp_path: Path, base_url: str) -> Path:
