@@ -1,0 +1,35 @@
+"""Settings (SPEC 9): every default, the DIAGNOSIS_ prefix, and a .env file."""
+
+import pytest
+from pydantic import ValidationError
+
+from diagnosis.settings import Settings
+
+
+def test_defaults_are_the_spec_values(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    settings = Settings()
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert (settings.flush_interval_s, settings.sync_tolerance, settings.global_concurrency) == (
+        0.5, 10, 64)
+    assert (settings.max_tasks, settings.default_deadline_s, settings.start_rate_per_min) == (
+        1000, 300, 30)
+    assert settings.api_tokens == "" and settings.token_owners() == {}
+    assert settings.platforms_file is None
+
+
+def test_environment_and_dotenv_are_read_with_the_prefix(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DIAGNOSIS_MAX_TASKS=250\nDIAGNOSIS_FLUSH_INTERVAL_S=0.2\n")
+    monkeypatch.setenv("DIAGNOSIS_MAX_TASKS", "300")  # the environment wins over .env
+    monkeypatch.setenv("DIAGNOSIS_API_TOKENS", "tok-a:alice, tok-b:bob ,tok-c")
+    settings = Settings()
+    assert settings.max_tasks == 300 and settings.flush_interval_s == 0.2
+    assert settings.token_owners() == {"tok-a": "alice", "tok-b": "bob", "tok-c": "tok-c"}
+
+
+def test_an_invalid_value_fails_at_start_naming_the_setting(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIAGNOSIS_FLUSH_INTERVAL_S", "-1")
+    with pytest.raises(ValidationError, match="flush_interval_s"):
+        Settings()
