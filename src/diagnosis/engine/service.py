@@ -199,7 +199,7 @@ class Engine:
     async def status(self, execution_id: str, owner: str | None = None) -> ExecutionStatusView:
         """SPEC 5: the DB row is the authority; the cache is compared, never trusted first."""
         try:
-            row = await self.repository.get_execution(execution_id, owner)
+            row = await self.repository.get_execution(execution_id, owner, with_report=False)
         except Exception as exc:
             return self._status_from_cache(execution_id, owner, exc)
         if row is None:

@@ -180,11 +180,12 @@ class Repository:
     # --- reads -------------------------------------------------------------------------------
 
     async def get_execution(
-        self, execution_id: str, owner: str | None = None
+        self, execution_id: str, owner: str | None = None, *, with_report: bool = True
     ) -> ExecutionRecord | None:
-        """The execution, or None if unknown or (when `owner` is given) someone else's."""
+        """The execution, or None if unknown or (when `owner` is given) someone else's.
+        `with_report=False` leaves the (large) report out: the status poll does not need it."""
         async with self._reader.connect() as conn:
-            row = await _execution_row(conn, execution_id)
+            row = await _execution_row(conn, execution_id, with_report=with_report)
         if row is None or (owner is not None and row["owner"] != owner):
             return None
         return _execution_record(row)
@@ -300,8 +301,14 @@ async def _count_copied(conn: AsyncConnection, execution_id: str, total: int) ->
     )
 
 
-async def _execution_row(conn: AsyncConnection, execution_id: str) -> RowMapping | None:
-    query = select(EXECUTIONS).where(EXECUTIONS.c.id == execution_id)
+_WITHOUT_REPORT = [column for column in EXECUTIONS.c if column.name != "report"]
+
+
+async def _execution_row(
+    conn: AsyncConnection, execution_id: str, *, with_report: bool = True
+) -> RowMapping | None:
+    columns = list(EXECUTIONS.c) if with_report else _WITHOUT_REPORT
+    query = select(*columns).where(EXECUTIONS.c.id == execution_id)
     return (await conn.execute(query)).mappings().one_or_none()
 
 
@@ -358,7 +365,7 @@ def _end_params(execution_id: str, result: ResultWrite) -> dict[str, Any]:
 
 
 def _execution_record(row: RowMapping) -> ExecutionRecord:
-    fields = {key: value for key, value in row.items() if key != "id"}
+    fields = {"report": None, **{key: value for key, value in row.items() if key != "id"}}
     return ExecutionRecord(execution_id=row["id"], **fields)
 
 
