@@ -17,6 +17,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from diagnosis.constants import BREAKER_FAILURE_KINDS, RETRYABLE_KINDS, ErrorKind
 from diagnosis.engine import metrics
 from diagnosis.engine.breaker import BreakerState, CircuitBreaker, Permit
+from diagnosis.engine.fairness import FairSlots
 from diagnosis.providers.base import ChatRequest, Completion, Provider
 from diagnosis.providers.errors import ProviderError
 
@@ -77,10 +78,12 @@ class PlatformRuntime:
         self.breaker = breaker
         self.max_concurrency = max_concurrency
         self._global = global_limit
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = FairSlots(max_concurrency)
         self._rate = AsyncLimiter(rpm, 60) if rpm else None
 
-    async def call(self, request: ChatRequest) -> CallOutcome:
+    async def call(self, request: ChatRequest, *, key: str = "") -> CallOutcome:
+        """One task's call with retries; `key` (the execution) shares the platform's slots
+        fairly between executions."""
         attempts = 0
         last: ProviderError | None = None
         started = time.perf_counter()
@@ -96,7 +99,7 @@ class PlatformRuntime:
                 with attempt:
                     attempts += 1
                     try:
-                        completion = await self._attempt(request)
+                        completion = await self._attempt(request, key)
                     except ProviderError as exc:
                         last = exc
                         raise
@@ -110,34 +113,42 @@ class PlatformRuntime:
         latency = completion.latency_ms or int((time.perf_counter() - started) * 1000)
         return CallOutcome(completion, None, None, attempts, latency)
 
-    async def _attempt(self, request: ChatRequest) -> Completion:
+    async def _attempt(self, request: ChatRequest, key: str) -> Completion:
         """One HTTP attempt under the global and platform limits, counted by the breaker."""
         # The platform slot first: a task queued for a busy platform must not hold a global
         # slot that another platform could use.
-        async with self._slots, self._global:
-            if self._rate is not None:
-                await self._rate.acquire()
-            # Asked only once a slot is ours, so a probe is not held back behind a queue.
-            permit = self.breaker.acquire()
+        await self._slots.acquire(key)
+        try:
+            async with self._global:
+                return await self._attempt_in_slot(request)
+        finally:
+            self._slots.release()
+
+    async def _attempt_in_slot(self, request: ChatRequest) -> Completion:
+        """The attempt itself: rate limit, breaker permit, the call under its timeout."""
+        if self._rate is not None:
+            await self._rate.acquire()
+        # Asked only once a slot is ours, so a probe is not held back behind a queue.
+        permit = self.breaker.acquire()
+        self._publish_breaker()
+        if permit is Permit.refused:
+            raise _Refused()
+        begun = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                completion = await self.provider.complete(request)
+        except TimeoutError as exc:
+            self._count(permit, ErrorKind.timeout, begun)
+            raise ProviderError(ErrorKind.timeout, "call timed out") from exc
+        except ProviderError as exc:
+            self._count(permit, exc.kind, begun)
+            raise
+        except asyncio.CancelledError:
+            self.breaker.release(permit)  # a cancelled call is neither success nor failure
             self._publish_breaker()
-            if permit is Permit.refused:
-                raise _Refused()
-            begun = time.perf_counter()
-            try:
-                async with asyncio.timeout(self.timeout_s):
-                    completion = await self.provider.complete(request)
-            except TimeoutError as exc:
-                self._count(permit, ErrorKind.timeout, begun)
-                raise ProviderError(ErrorKind.timeout, "call timed out") from exc
-            except ProviderError as exc:
-                self._count(permit, exc.kind, begun)
-                raise
-            except asyncio.CancelledError:
-                self.breaker.release(permit)  # a cancelled call is neither success nor failure
-                self._publish_breaker()
-                raise
-            self._count(permit, None, begun)
-            return completion
+            raise
+        self._count(permit, None, begun)
+        return completion
 
     def _count(self, permit: Permit, kind: ErrorKind | None, begun: float) -> None:
         metrics.CALL_LATENCY.labels(self.platform_id).observe(time.perf_counter() - begun)

@@ -165,7 +165,7 @@ class ExecutionRun:
             outcome = CallOutcome(None, ErrorKind.bad_request, "platform not configured", 0, None)
         else:
             request = ChatRequest(prompt=row.question, brands=self._brand_names, sample=row.sample)
-            outcome = await runtime.call(request)
+            outcome = await runtime.call(request, key=self.execution_id)
         self._finish(row, outcome)
 
     def _finish(self, row: Any, outcome: CallOutcome) -> None:
