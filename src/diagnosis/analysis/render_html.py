@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from diagnosis.analysis.render_markdown import ci, num, pct
+from diagnosis.analysis.report_tables import (
+    brands_table,
+    domains_table,
+    errors_table,
+    gaps_table,
+    num,
+    pct,
+    platforms_table,
+)
 
 OWN_COLOR = "#2563eb"
 PALETTE = ("#f97316", "#10b981", "#a855f7", "#ef4444", "#14b8a6", "#eab308", "#64748b", "#ec4899")
@@ -204,41 +212,12 @@ def _charts(report: dict, colors: dict[str, str]) -> str:
 
 
 def _brand_table(report: dict) -> str:
-    headers = [
-        "品牌 Brand",
-        "提及率 Mention",
-        "95% CI",
-        "平均排名 Avg rank",
-        "首位率 Top-1",
-        "声量 SoV",
-        "加权声量 Weighted SoV",
-        "情感 Sentiment",
-        "可见度 Visibility",
-    ]
-    rows = [
-        (
-            b["name"] + (" ★" if b.get("is_own") else ""),
-            pct(b["mention_rate"]),
-            ci(b["mention_rate_ci"]),
-            num(b["avg_rank"]),
-            pct(b["top1_share"]),
-            pct(b["share_of_voice"]),
-            pct(b["share_of_voice_weighted"]),
-            num(b["sentiment_index"]),
-            num(b["visibility_score"], 1),
-        )
-        for b in report["brands"]
-    ]
-    return _section("品牌对比 Brands", _table(headers, rows, set(range(1, 9))))
+    headers, rows = brands_table(report, compact=True)
+    return _section("品牌对比 Brands", _table(headers, rows, set(range(1, len(headers)))))
 
 
 def _platform_table(report: dict) -> str:
-    names = [b["name"] for b in report["brands"]]
-    headers = ["平台 Platform", "成功 OK", "失败 Failed", *(f"{n} 提及率" for n in names)]
-    rows = [
-        (p["display_name"], p["ok"], p["failed"], *(pct(b["mention_rate"]) for b in p["brands"]))
-        for p in report["platforms"]
-    ]
+    headers, rows = platforms_table(report, compact=True)
     return _section("分平台 Per platform", _table(headers, rows, set(range(1, len(headers)))))
 
 
@@ -267,34 +246,22 @@ def _question_table(report: dict) -> str:
 def _gap_table(report: dict) -> str:
     if not report["gaps"]:
         return _section("缺口 Gaps", '<p class="muted">无缺口 No gaps.</p>')
-    rows = [
-        (
-            g["question"],
-            f"{g['gap_answers']} / {g['answers']}",
-            ", ".join(f"{n} ×{g['competitor_counts'][n]}" for n in g["competitors"]),
-            ", ".join(g["platforms"]),
-        )
-        for g in report["gaps"]
-    ]
-    headers = ["问题 Question", "缺口回答 Gap answers", "出现的竞品 Competitors", "平台 Platforms"]
     intro = '<p class="muted">竞品被提及而本品牌缺席 Competitor mentioned, own brand absent.</p>'
-    return _section("缺口 Gaps", intro + _table(headers, rows, {1}))
+    return _section("缺口 Gaps", intro + _table(*gaps_table(report), {1}))
 
 
 def _sources_and_errors(report: dict) -> str:
-    domains = [(d["domain"], d["count"]) for d in report["sources"]["top_domains"]]
+    domain_headers, domains = domains_table(report, compact=True)
+    error_headers, errors = errors_table(report)
     urls = [(u["url"], u["count"]) for u in report["sources"]["urls"]]
-    errors = list(report["errors"]["by_kind"].items())
     empty = '<p class="muted">无 None.</p>'
     return (
         '<div class="grid">'
         + _section(
             "引用域名 Top cited domains",
-            _table(["域名 Domain", "回答数 Answers"], domains, {1}) if domains else empty,
+            _table(domain_headers, domains, {1}) if domains else empty,
         )
-        + _section(
-            "错误 Errors", _table(["类型 Kind", "次数 Count"], errors, {1}) if errors else empty
-        )
+        + _section("错误 Errors", _table(error_headers, errors, {1}) if errors else empty)
         + "</div>"
         + (
             _section("引用链接 Top cited URLs", _table(["链接 URL", "回答数 Answers"], urls, {1}))

@@ -9,6 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from diagnosis.analysis.report_tables import (
+    Table,
+    brands_table,
+    domains_table,
+    errors_table,
+    gaps_table,
+    num,
+    pct,
+    platforms_table,
+)
+
 DEFINITIONS_LINK = "docs/metrics.md"
 _MD_SPECIAL = "\\`*_[]<>|#"
 
@@ -19,66 +30,19 @@ def md_escape(value: Any) -> str:
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
 
 
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
-def num(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def ci(value: Sequence[float] | None) -> str:
-    return "—" if not value else f"{value[0] * 100:.1f}–{value[1] * 100:.1f}%"
-
-
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    """A Markdown table; every header and cell is escaped."""
+    lines = ["| " + " | ".join(md_escape(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in rows]
     return lines
 
 
-def _brand_name(brand: dict) -> str:
-    return f"{brand['name']} (own)" if brand.get("is_own") else brand["name"]
-
-
 def _brands(report: dict) -> list[str]:
-    headers = [
-        "品牌 Brand",
-        "提及率 Mention rate",
-        "95% CI",
-        "平均排名 Avg rank",
-        "首位率 Top-1",
-        "声量 SoV",
-        "加权声量 SoV (rank-weighted)",
-        "情感指数 Sentiment",
-        "可见度 Visibility",
-    ]
-    rows = [
-        (
-            _brand_name(b),
-            pct(b["mention_rate"]),
-            ci(b["mention_rate_ci"]),
-            num(b["avg_rank"]),
-            pct(b["top1_share"]),
-            pct(b["share_of_voice"]),
-            pct(b["share_of_voice_weighted"]),
-            num(b["sentiment_index"]),
-            num(b["visibility_score"], 1),
-        )
-        for b in report["brands"]
-    ]
-    return ["## 品牌对比 Brands", "", *table(headers, rows), ""]
+    return ["## 品牌对比 Brands", "", *table(*brands_table(report)), ""]
 
 
 def _platforms(report: dict) -> list[str]:
-    names = [b["name"] for b in report["brands"]]
-    headers = ["平台 Platform", "成功 OK", "失败 Failed"] + [f"{n} 提及率 mention" for n in names]
-    rows = [
-        (p["display_name"], p["ok"], p["failed"], *(pct(b["mention_rate"]) for b in p["brands"]))
-        for p in report["platforms"]
-    ]
-    header_cells = [md_escape(h) for h in headers]
-    return ["## 分平台 Per platform", "", *table(header_cells, rows), ""]
+    return ["## 分平台 Per platform", "", *table(*platforms_table(report)), ""]
 
 
 def _questions(report: dict) -> list[str]:
@@ -102,41 +66,27 @@ def _questions(report: dict) -> list[str]:
         )
         for q in report["questions"]
     ]
-    return [*lines, *table([md_escape(h) for h in headers], rows), ""]
-
-
-def _gaps(report: dict) -> list[str]:
-    lines = ["## 缺口 Gaps (competitor mentioned, own brand absent)", ""]
-    if not report["gaps"]:
-        return [*lines, "None. 无缺口。", ""]
-    rows = [
-        (
-            g["question"],
-            f"{g['gap_answers']} / {g['answers']}",
-            ", ".join(f"{n} ×{g['competitor_counts'][n]}" for n in g["competitors"]),
-            ", ".join(g["platforms"]),
-        )
-        for g in report["gaps"]
-    ]
-    headers = ["问题 Question", "缺口回答 Gap answers", "出现的竞品 Competitors", "平台 Platforms"]
     return [*lines, *table(headers, rows), ""]
 
 
+def _optional_table(heading: str, headers_rows: Table, none: str) -> list[str]:
+    """A section with its table, or with the `none` line when the table has no rows."""
+    headers, rows = headers_rows
+    return [heading, "", *(table(headers, rows) if rows else [none]), ""]
+
+
+def _gaps(report: dict) -> list[str]:
+    heading = "## 缺口 Gaps (competitor mentioned, own brand absent)"
+    return _optional_table(heading, gaps_table(report), "None. 无缺口。")
+
+
 def _sources(report: dict) -> list[str]:
-    lines = ["## 引用来源 Top cited domains", ""]
-    domains = report["sources"]["top_domains"]
-    if not domains:
-        return [*lines, "None. 无引用。", ""]
-    rows = [(d["domain"], d["count"]) for d in domains]
-    return [*lines, *table(["域名 Domain", "引用回答数 Answers citing"], rows), ""]
+    heading = "## 引用来源 Top cited domains"
+    return _optional_table(heading, domains_table(report), "None. 无引用。")
 
 
 def _errors(report: dict) -> list[str]:
-    lines = ["## 错误 Errors", ""]
-    by_kind = report["errors"]["by_kind"]
-    if not by_kind:
-        return [*lines, "None. 无错误。", ""]
-    return [*lines, *table(["类型 Kind", "次数 Count"], by_kind.items()), ""]
+    return _optional_table("## 错误 Errors", errors_table(report), "None. 无错误。")
 
 
 def _summary(report: dict) -> list[str]:
