@@ -91,7 +91,7 @@ class PlatformRuntime:
             stop=stop_after_attempt(self.retry.max_retries + 1),
             wait=self._wait,
             retry=retry_if_exception(_retryable),
-            before_sleep=self._log_retry,
+            before_sleep=lambda state: self._log_retry(state, key),
             reraise=True,
         )
         try:
@@ -168,12 +168,13 @@ class PlatformRuntime:
         error = state.outcome.exception() if state.outcome else None
         return self.retry.delay(state.attempt_number, error)
 
-    def _log_retry(self, state: RetryCallState) -> None:
+    def _log_retry(self, state: RetryCallState, execution_id: str) -> None:
         error = state.outcome.exception() if state.outcome else None
         kind = error.kind.value if isinstance(error, ProviderError) else type(error).__name__
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning(
-            "retrying call platform=%s kind=%s attempt=%d wait_s=%.2f",
+            "retrying call execution_id=%s platform=%s kind=%s attempt=%d wait_s=%.2f",
+            execution_id or "-",
             self.platform_id,
             kind,
             state.attempt_number,
