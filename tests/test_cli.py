@@ -86,3 +86,16 @@ def test_an_invalid_brand_exits_1_naming_the_field(cli_env):
     assert result.returncode == 1
     assert "brand" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_malformed_platforms_file_stops_the_command_with_its_name(tmp_path) -> None:
+    bad = tmp_path / "platforms.toml"
+    bad.write_text('[platforms.deepseek]\nkind = "foo"\n')
+    env = {**os.environ, "DIAGNOSIS_PLATFORMS_FILE": str(bad),
+           "DIAGNOSIS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"}
+    for args in (["platforms"], ["run", "--brand", "蔚来"]):
+        done = subprocess.run([sys.executable, "-m", "diagnosis.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "platforms.toml" in done.stderr and "kind" in done.stderr
+        assert "Traceback" not in done.stderr

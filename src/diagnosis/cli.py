@@ -8,6 +8,8 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -25,6 +27,20 @@ out = Console() if Console().is_terminal else Console(width=160)
 err = Console(stderr=True)
 
 EXIT_CODES = {"completed": 0, "partial_success": 2}
+
+
+@contextmanager
+def _config_errors() -> Iterator[None]:
+    """A bad setting or platforms file ends the command with its message, not a traceback."""
+    from pydantic import ValidationError
+
+    from diagnosis.providers.registry import PlatformConfigError
+
+    try:
+        yield
+    except (PlatformConfigError, ValidationError) as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -46,11 +62,12 @@ def serve(
     from diagnosis.api.app import create_app
     from diagnosis.persistence.db import upgrade_to_head
 
-    settings = get_settings()
+    with _config_errors():
+        settings = get_settings()
+        application = create_app(settings)
     _configure_logging(settings)
     upgrade_to_head(settings.database_url)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
-                timeout_graceful_shutdown=15)
+    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=15)
 
 
 @app.command()
@@ -58,12 +75,13 @@ def platforms() -> None:
     """List the platforms, whether each is configured, and its limits (never a key)."""
     from diagnosis.providers.registry import load_platforms
 
-    settings = get_settings()
+    with _config_errors():
+        configs = load_platforms(get_settings().platforms_file)
     table = Table(title="Platforms / 平台")
     columns = ("id", "name", "model", "configured", "concurrency", "rpm", "timeout_s", "retries")
     for column in columns:
         table.add_column(column)
-    for config in load_platforms(settings.platforms_file).values():
+    for config in configs.values():
         info = config.public_dict()
         limits = info["limits"]
         configured = "yes" if info["configured"] else f"no ({info.get('reason') or 'no key'})"
@@ -96,12 +114,14 @@ def run(
         questions=question or [], platforms=platform or ["demo"], samples=samples,
         deadline_s=deadline,
     )
-    settings = get_settings()
+    with _config_errors():
+        settings = get_settings()
     _configure_logging(settings)
     from diagnosis.engine.errors import DiagnosisError
 
     try:
-        status, report = asyncio.run(_run(settings, request, format))
+        with _config_errors():
+            status, report = asyncio.run(_run(settings, request, format))
     except DiagnosisError as exc:
         err.print(f"[red]error:[/red] {exc.detail}")
         extra = exc.extra.get("available_platforms")
