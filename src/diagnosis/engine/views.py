@@ -23,9 +23,20 @@ class PlatformProgress(BaseModel):
     breaker: str = Field(description="closed | open | half_open")
 
 
+class CompetitorView(BaseModel):
+    name: str
+    aliases: list[str] = []
+
+
 class ExecutionStatusView(BaseModel):
     execution_id: str
     brand: str
+    aliases: list[str] = []
+    competitors: list[CompetitorView] = []
+    questions: list[str] = Field([], description="As written, before {brand} expansion / 问题")
+    samples: int = 1
+    deadline_s: int | None = None
+    owner: str | None = None
     status: ExecutionStatus
     stage: str
     total: int
@@ -64,6 +75,12 @@ def status_view(
         name: getattr(row, name, None)
         for name in (
             "brand",
+            "aliases",
+            "competitors",
+            "questions",
+            "samples",
+            "deadline_s",
+            "owner",
             "status",
             "stage",
             "total",
