@@ -72,7 +72,6 @@ def httpcore_transport(config: PlatformConfig) -> httpx.AsyncBaseTransport:
 
 # "aiohttp" is the service's default (providers/transport.py): no factory needed.
 TRANSPORTS: dict[str, TransportFactory | None] = {"httpx": httpcore_transport, "aiohttp": None}
-DEFAULT_TRANSPORT = "aiohttp"
 
 
 @dataclass

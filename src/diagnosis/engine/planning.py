@@ -69,9 +69,3 @@ def plan_tasks(
                     )
                 )
     return tasks
-
-
-def count_tasks(
-    *, templates: Sequence[str], brands: Sequence[str], platforms: int, samples: int
-) -> int:
-    return len(expand_questions(templates, brands)) * platforms * samples
