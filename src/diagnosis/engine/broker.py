@@ -46,7 +46,9 @@ class Subscription:
             # task summary, and the final flag once seen (it can never be un-set).
             newer = batch if batch.seq >= pending.seq else pending
             self._pending = Batch(
-                newer.seq, newer.progress, [*pending.tasks, *batch.tasks],
+                newer.seq,
+                newer.progress,
+                [*pending.tasks, *batch.tasks],
                 pending.final or batch.final,
             )
         self._wake.set()
@@ -74,7 +76,11 @@ class EventBroker:
         if subscribers:
             log.debug(
                 "published execution_id=%s seq=%d tasks=%d final=%s subscribers=%d",
-                execution_id, batch.seq, len(batch.tasks), batch.final, len(subscribers),
+                execution_id,
+                batch.seq,
+                len(batch.tasks),
+                batch.final,
+                len(subscribers),
             )
 
     @contextmanager

@@ -260,24 +260,11 @@ class ExecutionRun:
     def _progress_view(self, snapshot: ProgressSnapshot) -> dict[str, Any]:
         view = status_view(
             self.record,
-            platform_stats=snapshot.platform_stats,
             display_names=self.engine.runtimes.display_names(),
             breaker_states=self.engine.runtimes.breaker_states(),
+            snapshot=snapshot,
             cache_sync_status="synced",
             cache_progress=snapshot.progress,
-            overrides={
-                "status": snapshot.status,
-                "stage": snapshot.stage,
-                "total": snapshot.total,
-                "completed": snapshot.completed,
-                "failed": snapshot.failed,
-                "progress": snapshot.progress,
-                "seq": snapshot.seq,
-                "updated_at": snapshot.updated_at,
-                "started_at": snapshot.started_at,
-                "finished_at": snapshot.finished_at,
-                "error": snapshot.error,
-            },
         )
         return view.model_dump(mode="json")
 

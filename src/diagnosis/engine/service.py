@@ -210,7 +210,6 @@ class Engine:
             sync = self._compare(row, live)
         return status_view(
             row,
-            platform_stats=getattr(row, "platform_stats", None),
             display_names=self.runtimes.display_names(),
             breaker_states=self.runtimes.breaker_states(),
             cache_sync_status=sync,
@@ -248,28 +247,12 @@ class Engine:
         snap = live.snapshot()
         return status_view(
             run.record,
-            platform_stats=snap.platform_stats,
             display_names=self.runtimes.display_names(),
             breaker_states=self.runtimes.breaker_states(),
             source="cache",
             cache_sync_status="unknown",
             cache_progress=live.progress,
-            overrides={
-                k: getattr(snap, k)
-                for k in (
-                    "status",
-                    "stage",
-                    "total",
-                    "completed",
-                    "failed",
-                    "progress",
-                    "seq",
-                    "updated_at",
-                    "started_at",
-                    "finished_at",
-                    "error",
-                )
-            },
+            snapshot=snap,
         )
 
     async def results(

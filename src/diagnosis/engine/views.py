@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from diagnosis.constants import ExecutionStatus
+from diagnosis.persistence.records import ProgressSnapshot
 
 SyncStatus = Literal["synced", "out_of_sync", "cache_miss", "unknown"]
 
@@ -58,48 +59,34 @@ class ExecutionStatusView(BaseModel):
     cache_progress: int | None = None
 
 
+# The fields a flushed snapshot carries; everything else comes from the execution's row.
+SNAPSHOT_FIELDS = (
+    "status", "stage", "total", "completed", "failed", "progress", "seq",
+    "updated_at", "started_at", "finished_at", "error",
+)  # fmt: skip
+ROW_FIELDS = (
+    "brand", "aliases", "competitors", "questions", "samples", "deadline_s", "owner",
+    "created_at", "retry_of", *SNAPSHOT_FIELDS,
+)  # fmt: skip
+
+
 def status_view(
     row: Any,
     *,
-    platform_stats: dict[str, dict[str, int]] | None,
     display_names: dict[str, str],
     breaker_states: dict[str, str],
+    snapshot: ProgressSnapshot | None = None,
     source: Literal["database", "cache"] = "database",
     cache_sync_status: SyncStatus = "cache_miss",
     cache_progress: int | None = None,
-    overrides: dict[str, Any] | None = None,
 ) -> ExecutionStatusView:
-    """`row` is an ExecutionRecord (or anything with its fields); `overrides` replaces the
-    counters with those of a flushed snapshot."""
-    fields: dict[str, Any] = {
-        name: getattr(row, name, None)
-        for name in (
-            "brand",
-            "aliases",
-            "competitors",
-            "questions",
-            "samples",
-            "deadline_s",
-            "owner",
-            "status",
-            "stage",
-            "total",
-            "completed",
-            "failed",
-            "progress",
-            "seq",
-            "created_at",
-            "updated_at",
-            "started_at",
-            "finished_at",
-            "error",
-            "retry_of",
-        )
-    }
+    """`row` is an ExecutionRecord; a flushed `snapshot`, when given, supplies the counters."""
+    fields: dict[str, Any] = {name: getattr(row, name, None) for name in ROW_FIELDS}
     fields["execution_id"] = row.execution_id
-    if overrides:
-        fields.update(overrides)
-    stats = platform_stats or {}
+    stats = getattr(row, "platform_stats", None) or {}
+    if snapshot is not None:
+        fields.update({name: getattr(snapshot, name) for name in SNAPSHOT_FIELDS})
+        stats = snapshot.platform_stats or {}
     platforms = list(getattr(row, "platforms", None) or stats.keys())
     terminal = ExecutionStatus(fields["status"]).is_terminal
     return ExecutionStatusView(
