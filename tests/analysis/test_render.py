@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,51 +17,17 @@ from diagnosis.analysis.render_html import render_html
 from diagnosis.analysis.render_markdown import render_markdown
 from diagnosis.analysis.report import ReportInput, ResultView, build_report
 from diagnosis.analysis.schemas import BrandSpec
+from tests.analysis import factories
+from tests.analysis.factories import OPEN, TEMPLATED
 
 EVIL = "<script>alert(1)</script>"
 OWN, RIVAL = "青柠科技", "蓝鲸智能"
-OPEN, TEMPLATED = "推荐几款扫地机器人", "{brand}怎么样？"
+ANSWER = "1. 青柠科技：很好\n2. 蓝鲸智能，还行"
 
 
 def mention(brand: str, rank: int, sentiment: str = "positive") -> dict[str, Any]:
-    return {"brand": brand, "rank": rank, "sentiment": sentiment, "count": 2}
-
-
-@pytest.fixture
-def make_result() -> Callable[..., ResultView]:
-    counter = iter(range(10_000))
-
-    def make(
-        template: str = OPEN,
-        *,
-        mentions: list[dict[str, Any]] | None = None,
-        subject: str | None = None,
-        platform: str = "deepseek",
-        status: str = "ok",
-        answer: str = "1. 青柠科技：很好\n2. 蓝鲸智能，还行",
-        urls: tuple[str, ...] = (),
-    ) -> ResultView:
-        ok = status == "ok"
-        return ResultView(
-            task_key=f"k{next(counter)}",
-            question=template.replace("{brand}", subject) if subject else template,
-            template=template,
-            subject=subject,
-            platform=platform,
-            sample=0,
-            status=status,
-            error_kind=None if ok else "timeout",
-            answer=answer if ok else None,
-            latency_ms=250 if ok else None,
-            analysis={
-                "mentions": mentions or [],
-                "sources": [{"url": u, "domain": u.split("/")[2]} for u in urls],
-            }
-            if ok
-            else None,
-        )
-
-    return make
+    """The answers here name each brand twice, in a positive tone unless told otherwise."""
+    return factories.mention(brand, rank, sentiment, count=2)
 
 
 def make_input(brands: tuple[BrandSpec, ...]) -> ReportInput:
@@ -83,21 +50,20 @@ def brands() -> tuple[BrandSpec, ...]:
 
 @pytest.fixture
 def results(make_result: Callable[..., ResultView]) -> list[ResultView]:
+    make = functools.partial(make_result, answer=ANSWER)
     return [
-        make_result(
+        make(
             mentions=[mention(OWN, 1), mention(RIVAL, 2, "negative")],
-            urls=("https://www.zhihu.com/question/1",),
+            cited=("https://www.zhihu.com/question/1",),
         ),
-        make_result(
+        make(
             platform="kimi",
             mentions=[mention(RIVAL, 1), mention(EVIL, 2)],
-            urls=('https://evil.example/"><img src=x>',),
+            cited=('https://evil.example/"><img src=x>',),
         ),
-        make_result(TEMPLATED, subject=OWN, mentions=[mention(OWN, 1, "neutral")]),
-        make_result(TEMPLATED, subject=RIVAL, status="error"),
-        make_result(
-            TEMPLATED, subject=EVIL, mentions=[mention(EVIL, 1)], answer='=HYPERLINK("http://x")'
-        ),
+        make(TEMPLATED, subject=OWN, mentions=[mention(OWN, 1, "neutral")]),
+        make(TEMPLATED, subject=RIVAL, status="error", error_kind="timeout"),
+        make(TEMPLATED, subject=EVIL, mentions=[mention(EVIL, 1)], answer='=HYPERLINK("http://x")'),
     ]
 
 

@@ -3,59 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
-from diagnosis.analysis.report import ReportInput, ResultView, build_report, question_kind
+from diagnosis.analysis.report import ReportInput, build_report, question_kind
 from diagnosis.analysis.schemas import BrandSpec
+from tests.analysis.factories import OPEN, TEMPLATED, mention
 
 OWN, RIVAL = "青柠", "蓝鲸"
 BRANDS = (BrandSpec(OWN, aliases=("Qingning",), is_own=True), BrandSpec(RIVAL))
-OPEN, TEMPLATED = "推荐几款扫地机器人", "{brand}怎么样？"
 PLATFORMS = (("deepseek", "DeepSeek"), ("kimi", "Kimi"))
-
-
-def mention(brand: str, rank: int = 1, sentiment: str = "neutral") -> dict[str, Any]:
-    return {"brand": brand, "rank": rank, "sentiment": sentiment, "count": 1}
-
-
-@pytest.fixture
-def make_result() -> Callable[..., ResultView]:
-    counter = iter(range(10_000))
-
-    def make(
-        template: str = OPEN,
-        *,
-        mentions: list[dict[str, Any]] | None = None,
-        subject: str | None = None,
-        platform: str = "deepseek",
-        status: str = "ok",
-        error_kind: str | None = None,
-        analysed: bool = True,
-        cited: tuple[str, ...] = (),
-    ) -> ResultView:
-        analysis = {
-            "mentions": mentions or [],
-            "sources": [{"url": u, "domain": u.split("/")[2]} for u in cited],
-        }
-        return ResultView(
-            task_key=f"t{next(counter)}",
-            question=template.replace("{brand}", subject) if subject else template,
-            template=template,
-            subject=subject,
-            platform=platform,
-            sample=0,
-            status=status,
-            error_kind=error_kind,
-            answer="…" if status == "ok" else None,
-            latency_ms=100,
-            analysis=analysis if status == "ok" and analysed else None,
-        )
-
-    return make
 
 
 def report_input(questions: tuple[str, ...] = (OPEN, TEMPLATED), samples: int = 1) -> ReportInput:

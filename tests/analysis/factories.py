@@ -1,0 +1,15 @@
+"""Builders of the analysis dicts a `ResultView` carries, with test-friendly defaults."""
+
+from typing import Any
+
+OPEN, TEMPLATED = "推荐几款扫地机器人", "{brand}怎么样？"
+
+
+def mention(
+    brand: str, rank: int | None = 1, sentiment: str = "neutral", *, count: int = 1
+) -> dict[str, Any]:
+    return {"brand": brand, "rank": rank, "sentiment": sentiment, "count": count}
+
+
+def sources(*urls: str) -> list[dict[str, str]]:
+    return [{"url": u, "domain": u.split("/")[2]} for u in urls]
