@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium against a real uvicorn: start, watch, cancel, reload,
 phone width, language switch, errors, auth. Every wait is on the DOM (Playwright's expect)."""
 
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -57,7 +58,10 @@ def expect_finished(page: Any, state: str = "completed") -> None:
 
 
 def publish(path: Path, name: str) -> None:
-    """Copy a screenshot to docs/img/ for the README."""
+    """Copy a screenshot to docs/img/ for the README, only when asked
+    (DIAGNOSIS_UPDATE_SCREENSHOTS=1): a test run must not rewrite tracked files."""
+    if os.environ.get("DIAGNOSIS_UPDATE_SCREENSHOTS") != "1":
+        return
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, DOCS_IMG / name)
 
