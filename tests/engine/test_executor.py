@@ -1,5 +1,7 @@
 """Executions end to end in-process: real SQLite file, real HTTP to the fake provider."""
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
@@ -219,3 +221,17 @@ async def test_the_global_limit_bounds_calls_across_platforms(make_engine, fake_
     assert row.status == ExecutionStatus.completed
     assert fake_openai.peak_concurrency() == 5
     assert fake_openai.peak_concurrency("a") <= 4 and fake_openai.peak_concurrency("b") <= 4
+
+
+async def test_cancelling_the_run_task_itself_leaves_no_call_running(make_engine, fake_openai):
+    fake_openai.default("p", hang(60))
+    async with make_engine([fake_platform("p", fake_openai.base_url, timeout_s=30)]) as engine:
+        record = await engine.create(request(["p"], questions=["q1", "q2"]))
+        await fake_openai.async_wait_for_calls(2)
+        task = engine.runner._tasks[record.execution_id]
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        # every call was cancelled with it: nothing is in flight at the fake any more
+        await fake_openai.async_wait_until(lambda: fake_openai.in_flight("p") == 0, 5)
+        leftovers = [t for t in asyncio.all_tasks() if t.get_name().startswith("fanout-")]
+        assert leftovers == []

@@ -144,6 +144,10 @@ class ExecutionRun:
             done, _ = await asyncio.wait(
                 {work, stopper}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
             )
+        except asyncio.CancelledError:
+            work.cancel()  # never leave the calls running behind a cancelled run
+            await asyncio.gather(work, return_exceptions=True)
+            raise
         finally:
             stopper.cancel()
         if work in done:
