@@ -161,3 +161,18 @@ async def test_platform_concurrency_is_never_exceeded(fake_openai) -> None:
     rt = runtime(fake_openai, concurrency=3)
     await asyncio.gather(*(rt.call(ChatRequest(f"q{i}")) for i in range(24)))
     assert fake_openai.peak_concurrency("m") == 3
+
+
+async def test_rpm_spaces_the_calls_evenly(fake_openai) -> None:
+    fake_openai.default("m", ok("好的"))
+    config = fake_platform("m", fake_openai.base_url, max_concurrency=8, rpm=600)
+    rt = PlatformRuntime(
+        OpenAICompatibleProvider(config),
+        platform_id="m", max_concurrency=8, rpm=600, timeout_s=5.0,
+        retry=RetryPolicy(max_retries=0), breaker=CircuitBreaker("m"),
+        global_limit=asyncio.Semaphore(64),
+    )
+    await asyncio.gather(*(rt.call(ChatRequest(f"q{i}")) for i in range(5)))
+    stamps = sorted(c.received_at for c in fake_openai.calls_for("m"))
+    # 600 per minute = one per 0.1 s: five calls span at least four intervals
+    assert len(stamps) == 5 and stamps[-1] - stamps[0] >= 0.35

@@ -79,7 +79,9 @@ class PlatformRuntime:
         self.max_concurrency = max_concurrency
         self._global = global_limit
         self._slots = FairSlots(max_concurrency)
-        self._rate = AsyncLimiter(rpm, 60) if rpm else None
+        # One call per 60/rpm seconds, evenly spaced: a bucket of `rpm` would let a whole
+        # minute's calls out in the first second, which providers answer with 429s.
+        self._rate = AsyncLimiter(1, 60 / rpm) if rpm else None
 
     async def call(self, request: ChatRequest, *, key: str = "") -> CallOutcome:
         """One task's call with retries; `key` (the execution) shares the platform's slots
