@@ -115,9 +115,8 @@ async def _measure(sizes: Sizes, server: Child) -> tuple[Loads, dict[tuple[str, 
         if after_load.running != len(ids):
             notes.append(
                 f"{len(ids) - after_load.running} of the {len(ids)} executions ended during the "
-                "load although all of them together need far longer: the platform's semaphore "
-                "serves tasks first come, first served, so the oldest execution runs at full "
-                "concurrency while the newest ones wait at 0%."
+                "load although all of them together need far longer: check that the platform's "
+                "slots are still shared fairly between executions (engine/fairness.py)."
             )
         await asyncio.gather(*(client.post(f"/api/diagnoses/{i}/cancel") for i in ids))
         await _wait_until(client, lambda s: not s["runner"], "cancelled executions ended")
