@@ -5,12 +5,12 @@ holds every call until opened (so subscribers can connect before work starts), a
 Only for loopback benches: it answers every chat completion with the same ok body.
 """
 
-import argparse
 import asyncio
 import json
 from typing import Any
 
-from tests.fake_openai import FakeOpenAI, Receive, Send, ok
+from tests.fake_openai import FakeOpenAI, Receive, Send
+from tests.fake_openai import main as serve_fake
 
 
 class GatedFakeOpenAI(FakeOpenAI):
@@ -52,15 +52,7 @@ async def _json(send: Send, body: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve a gated fake OpenAI-compatible API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    args = parser.parse_args()
-    fake = GatedFakeOpenAI(host=args.host, port=args.port, record_calls=False)
-    fake.default(None, ok(latency_s=args.latency_ms / 1000))
-    print(f"gated fake OpenAI listening on {fake.base_url}", flush=True)
-    fake.serve_forever()
+    serve_fake(GatedFakeOpenAI, name="gated fake OpenAI")
 
 
 if __name__ == "__main__":

@@ -375,15 +375,17 @@ def fake_openai(_fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
     _fake_openai_server.reset()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve a fake OpenAI-compatible API.")
+def main(server_class: type[FakeOpenAI] | None = None, *, name: str = "fake OpenAI") -> None:
+    """Serve ok answers with a fixed latency until killed (benchmarks reuse it with their own
+    subclass)."""
+    parser = argparse.ArgumentParser(description=f"Serve a {name}-compatible API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
-    fake = FakeOpenAI(host=args.host, port=args.port, record_calls=False)
+    fake = (server_class or FakeOpenAI)(host=args.host, port=args.port, record_calls=False)
     fake.default(None, ok(latency_s=args.latency_ms / 1000))
-    print(f"fake OpenAI listening on {fake.base_url}", flush=True)
+    print(f"{name} listening on {fake.base_url}", flush=True)
     fake.serve_forever()
 
 
