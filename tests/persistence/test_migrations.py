@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import diagnosis.persistence.models  # noqa: F401  (registers the tables)
-from diagnosis.persistence.db import create_engine, migrate, upgrade_to_head
+from diagnosis.persistence.db import alembic_config, create_engine, migrate, upgrade_to_head
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -48,7 +49,8 @@ async def test_sync_upgrade_runs_inside_a_running_loop_from_any_cwd(
 
     # then the directory was created and the file is at head
     with sqlite3.connect(database) as raw:
-        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
 
 
 def test_sync_upgrade_runs_without_a_loop(tmp_path: Path) -> None:

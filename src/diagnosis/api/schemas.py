@@ -172,6 +172,9 @@ class ResultOut(BaseModel):
     status: str
     error_kind: str | None
     answer: str | None
+    truncated: bool = Field(
+        default=False, description="The answer was cut at DIAGNOSIS_MAX_ANSWER_CHARS / 回答被截断"
+    )
     latency_ms: int | None
     attempts: int
     usage: dict[str, int] | None

@@ -165,6 +165,7 @@ class Engine:
                 status=r.status,
                 error_kind=r.error_kind,
                 answer=r.answer,
+                truncated=r.truncated,
                 latency_ms=r.latency_ms,
                 attempts=r.attempts,
                 usage=r.usage,

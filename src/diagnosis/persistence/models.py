@@ -7,6 +7,7 @@ object ever leaves the repository (records.py is what callers see).
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -86,6 +87,8 @@ class TaskResult(SQLModel, table=True):
     status: str = ResultStatus.pending.value
     error_kind: str | None = None
     answer: str | None = Field(default=None, sa_type=Text)
+    # The provider's answer was longer than DIAGNOSIS_MAX_ANSWER_CHARS and was cut (SPEC 9).
+    truncated: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     latency_ms: int | None = None
     attempts: int = 0
     usage: dict[str, int] | None = Field(default=None, sa_type=NullableJSON)

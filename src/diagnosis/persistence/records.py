@@ -34,6 +34,7 @@ class ResultWrite:
     usage: dict[str, int] | None
     analysis: dict[str, Any] | None
     finished_at: datetime
+    truncated: bool = False  # the answer was cut at DIAGNOSIS_MAX_ANSWER_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +110,4 @@ class ResultRecord:
     usage: dict[str, int] | None
     analysis: dict[str, Any] | None
     finished_at: datetime | None
+    truncated: bool = False
