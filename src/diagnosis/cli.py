@@ -43,6 +43,22 @@ def _config_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def _database_errors(database_url: str) -> Iterator[None]:
+    """A database that cannot be opened or migrated ends the command with ONE line naming it
+    (password masked) and the reason, not a traceback."""
+    from diagnosis.persistence.faults import masked_url, reason
+
+    try:
+        yield
+    except Exception as exc:
+        err.print(
+            f"[red]cannot use the database[/red] {masked_url(database_url)}: {reason(exc)}",
+            markup=True, highlight=False, soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+
+
 def _configure_logging(settings: Settings) -> None:
     from diagnosis.logs import configure_logging
 
@@ -66,8 +82,12 @@ def serve(
         settings = get_settings()
         application = create_app(settings)
     _configure_logging(settings)
-    upgrade_to_head(settings.database_url)
-    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=15)
+    with _database_errors(settings.database_url):
+        upgrade_to_head(settings.database_url)
+    uvicorn.run(
+        application, host=host, port=port, log_config=None,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_s * 0.3)),
+    )
 
 
 @app.command()
@@ -172,8 +192,9 @@ async def _run(settings: Settings, request: Any, fmt: str) -> tuple[str, Any]:
     from diagnosis.persistence.repository import Repository
     from diagnosis.providers.registry import PlatformRegistry, load_platforms
 
-    await migrate(settings.database_url)
-    database = Database.open(settings.database_url)
+    with _database_errors(settings.database_url):
+        await migrate(settings.database_url)
+    database = Database.open(settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
     registry = PlatformRegistry(load_platforms(settings.platforms_file))
     engine = Engine(settings, Repository(database), registry)
     try:

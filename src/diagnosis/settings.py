@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     retry_backoff_s: float = Field(0.5, ge=0)
     retry_backoff_cap_s: float = Field(8.0, ge=0)
     retry_after_cap_s: float = Field(60.0, ge=0)
+    # An answer longer than this is cut and its result flagged `truncated` (issue 14).
+    max_answer_chars: int = Field(100_000, ge=1000)
+    # SIGTERM ends within this, even with a failing database (what is unwritten is logged).
+    shutdown_timeout_s: float = Field(15.0, gt=0)
+    # SQLite: how long a writer waits for another process's write lock (SPEC 9: >= 5 s).
+    sqlite_busy_timeout_s: float = Field(5.0, gt=0)
 
     @field_validator("platforms_file", mode="before")
     @classmethod

@@ -9,11 +9,31 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from diagnosis.engine.errors import DiagnosisError
+from diagnosis.persistence.faults import is_transient, reason
 
 log = logging.getLogger("diagnosis.api")
+
+# Seconds a client is asked to wait when the database cannot answer (locked, full, down).
+DATABASE_RETRY_AFTER_S = 5
+
+
+def database_unavailable(request: Request, exc: Exception) -> tuple[str, dict[str, str]] | None:
+    """(detail, headers) for a database fault that a client should retry, else None (a bug).
+
+    Recorded in the engine's write health, so /health says the truth at once.
+    """
+    if not is_transient(exc):
+        return None
+    engine = getattr(request.app.state, "engine", None)
+    if engine is not None:
+        engine.write_health.failed(exc)
+    log.warning("database unavailable path=%s reason=%s", request.url.path, reason(exc))
+    detail = "the database is unavailable (busy, full or unreachable); retry later"
+    return detail, {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -56,6 +76,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        unavailable = database_unavailable(request, exc)
+        if unavailable is None:
+            log.exception("database error path=%s", request.url.path)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        detail, headers = unavailable
+        return JSONResponse({"detail": detail}, status_code=503, headers=headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

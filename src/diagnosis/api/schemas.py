@@ -175,6 +175,9 @@ class ResultOut(BaseModel):
     truncated: bool = Field(
         default=False, description="The answer was cut at DIAGNOSIS_MAX_ANSWER_CHARS / 回答被截断"
     )
+    error: str | None = Field(
+        default=None, description="Why it failed, beyond error_kind / 失败原因"
+    )
     latency_ms: int | None
     attempts: int
     usage: dict[str, int] | None

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from diagnosis.api.deps import EngineDep, OwnerDep
+from diagnosis.api.errors import DATABASE_RETRY_AFTER_S
 from diagnosis.api.schemas import Health, PlatformOut
 
 router = APIRouter()
@@ -29,13 +30,11 @@ async def list_platforms(engine: EngineDep, owner: OwnerDep) -> list[PlatformOut
     },
 )
 async def health(engine: EngineDep, response: Response) -> Health:
-    """Says whether the database answers."""
-    try:
-        db_ok = bool(await engine.repository.ping())
-    except Exception:
-        db_ok = False
+    """Says whether the database answers reads and takes writes (503 while it does not)."""
+    db_ok = await engine.database_healthy()
     if not db_ok:
         response.status_code = 503
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     return Health(
         status="ok" if db_ok else "degraded", database=db_ok,
         running_executions=len(engine.cache),

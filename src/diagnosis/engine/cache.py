@@ -41,6 +41,8 @@ class LiveExecution:
     report: dict[str, Any] | None = None
     platforms: dict[str, PlatformCounters] = field(default_factory=dict)
     pending: list[ResultWrite] = field(default_factory=list)
+    # task_key -> platform of each result recorded here, to re-count one that is replaced.
+    result_platforms: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> int:
@@ -57,15 +59,28 @@ class LiveExecution:
         return self.seq > self.flushed_seq
 
     def record(self, result: ResultWrite, platform: str) -> None:
-        counters = self.platforms.setdefault(platform, PlatformCounters())
-        if result.status == ResultStatus.ok:
-            self.completed += 1
-            counters.completed += 1
-        else:
-            self.failed += 1
-            counters.failed += 1
+        self._count(result, platform, +1)
+        self.result_platforms[result.task_key] = platform
         self.pending.append(result)
         self._touch()
+
+    def replace_pending(self, old: ResultWrite, new: ResultWrite) -> None:
+        """`old` could not be stored: `new` (an error result for the same task) takes its place
+        in the pending list and in the counters."""
+        platform = self.result_platforms[old.task_key]
+        self._count(old, platform, -1)
+        self._count(new, platform, +1)
+        self.pending[self.pending.index(old)] = new
+        self._touch()
+
+    def _count(self, result: ResultWrite, platform: str, step: int) -> None:
+        counters = self.platforms.setdefault(platform, PlatformCounters())
+        if result.status == ResultStatus.ok:
+            self.completed += step
+            counters.completed += step
+        else:
+            self.failed += step
+            counters.failed += step
 
     def move(self, *, status: ExecutionStatus | None = None, stage: Stage | None = None) -> None:
         if self.status.is_terminal:

@@ -20,6 +20,7 @@ from diagnosis.engine.breaker import BreakerState, CircuitBreaker, Permit
 from diagnosis.engine.fairness import FairSlots
 from diagnosis.providers.base import ChatRequest, Completion, Provider
 from diagnosis.providers.errors import ProviderError
+from diagnosis.providers.storable import storable_completion
 
 log = logging.getLogger("diagnosis.engine.calls")
 
@@ -70,8 +71,10 @@ class PlatformRuntime:
         retry: RetryPolicy,
         breaker: CircuitBreaker,
         global_limit: asyncio.Semaphore,
+        max_answer_chars: int = 100_000,
     ) -> None:
         self.platform_id = platform_id
+        self.max_answer_chars = max_answer_chars
         self.provider = provider
         self.timeout_s = timeout_s
         self.retry = retry
@@ -113,6 +116,8 @@ class PlatformRuntime:
         except ProviderError as exc:
             return self._failed(exc, attempts, started)
         latency = completion.latency_ms or int((time.perf_counter() - started) * 1000)
+        # Whatever the platform sent, what enters the engine can be stored (and is bounded).
+        completion = storable_completion(completion, self.max_answer_chars)
         return CallOutcome(completion, None, None, attempts, latency)
 
     async def _attempt(self, request: ChatRequest, key: str) -> Completion:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("diagnosis.engine.executor")
 
+# Answers up to this size are analysed on the loop: a few milliseconds at most. Longer ones
+# (up to DIAGNOSIS_MAX_ANSWER_CHARS) go to a thread.
+INLINE_ANALYSIS_CHARS = 8_000
+
 
 class StopReason(StrEnum):
     cancelled = "cancelled"
@@ -74,6 +78,7 @@ class ExecutionRun:
             flush_interval_s=engine.settings.flush_interval_s,
             progress_view=self._progress_view,
             task_summary=self._task_summary,
+            health=engine.write_health,
         )
 
     @property
@@ -83,6 +88,8 @@ class ExecutionRun:
     def stop(self, reason: StopReason) -> None:
         if self._reason is None:
             self._reason = reason
+        if reason is StopReason.shutdown:
+            self.reporter.close()  # a flush stuck retrying must not hold the shutdown up
         self._stop.set()
 
     async def run(self) -> ExecutionStatus | None:
@@ -103,7 +110,9 @@ class ExecutionRun:
             )
             reason = await self._fan_out()
             if reason is StopReason.shutdown:
-                await self.reporter.flush(attempts=3)
+                self.reporter.close()
+                if not await self.reporter.flush(attempts=2):
+                    self._log_unwritten()
                 log.info("execution left resumable execution_id=%s", self.execution_id)
                 return None
             self._end_unfinished(reason)
@@ -124,13 +133,22 @@ class ExecutionRun:
             )
             return status
         except asyncio.CancelledError:
-            await asyncio.shield(self.reporter.flush(attempts=3))
+            self.reporter.close()
+            if not await asyncio.shield(self.reporter.flush(attempts=2)):
+                self._log_unwritten()
             raise
         finally:
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
             metrics.EXECUTIONS_RUNNING.dec()
             engine.cache.drop(self.execution_id)
+
+    def _log_unwritten(self) -> None:
+        # Counts only: never an answer. The database still has the execution resumable.
+        log.error(
+            "changes could not be written execution_id=%s results=%d seq=%d flushed_seq=%d",
+            self.execution_id, len(self.live.pending), self.live.seq, self.live.flushed_seq,
+        )
 
     # -- fan-out -----------------------------------------------------------------------
 
@@ -170,18 +188,26 @@ class ExecutionRun:
         else:
             request = ChatRequest(prompt=row.question, brands=self._brand_names, sample=row.sample)
             outcome = await runtime.call(request, key=self.execution_id)
-        self._finish(row, outcome)
+        analysis = await self._analyze(outcome.completion.text) if outcome.completion else None
+        self._finish(row, outcome, analysis)
 
-    def _finish(self, row: Any, outcome: CallOutcome) -> None:
+    async def _analyze(self, text: str) -> dict[str, Any]:
+        """A short answer is analysed inline (a thread hop would cost more than the work); a
+        long one in a worker thread, so that no answer blocks the loop for long (issue 14)."""
+        if len(text) <= INLINE_ANALYSIS_CHARS:
+            return analyze_answer(text, self.brands)
+        return await asyncio.to_thread(analyze_answer, text, self.brands)
+
+    def _finish(self, row: Any, outcome: CallOutcome, analysis: dict[str, Any] | None) -> None:
         if row.task_key in self._ended:
             return
         completion = outcome.completion
-        analysis = analyze_answer(completion.text, self.brands) if completion else None
         result = ResultWrite(
             task_key=row.task_key,
             status=ResultStatus.ok.value if completion else ResultStatus.error.value,
             error_kind=outcome.error_kind.value if outcome.error_kind else None,
             answer=completion.text if completion else None,
+            truncated=completion.truncated if completion else False,
             latency_ms=outcome.latency_ms,
             attempts=outcome.attempts,
             usage=completion.usage if completion else None,
@@ -225,7 +251,9 @@ class ExecutionRun:
     async def _report(self, reason: StopReason | None) -> dict[str, Any] | None:
         try:
             rows = await self.engine.repository.all_results(self.execution_id)
-            return build_execution_report(
+            # CPU-bound over every result: off the loop, so other executions and streams go on.
+            return await asyncio.to_thread(
+                build_execution_report,
                 self.record,
                 rows,
                 brands=self.brands,

@@ -26,8 +26,10 @@ class PlatformRuntimes:
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 8.0,
         retry_after_cap_s: float = 60.0,
+        max_answer_chars: int = 100_000,
     ) -> None:
         self.registry = registry
+        self._max_answer_chars = max_answer_chars
         self._global = asyncio.Semaphore(global_concurrency)
         self._backoff = (backoff_base_s, backoff_cap_s, retry_after_cap_s)
         self._runtimes: dict[str, PlatformRuntime] = {}
@@ -56,6 +58,7 @@ class PlatformRuntimes:
                     on_transition=_log_transition,
                 ),
                 global_limit=self._global,
+                max_answer_chars=self._max_answer_chars,
             )
             self._runtimes[platform_id] = runtime
         return runtime

@@ -4,6 +4,7 @@ Owns the long-lived parts (cache, broker, per-platform runtimes, runner); built 
 app's lifespan and closed after it. Never imports the API.
 """
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Sequence
@@ -22,11 +23,17 @@ from diagnosis.engine.reports import render
 from diagnosis.engine.runner import InProcessRunner
 from diagnosis.engine.runtimes import PlatformRuntimes
 from diagnosis.engine.views import ExecutionStatusView, SyncStatus, status_view
+from diagnosis.persistence.faults import WriteHealth, is_database_error
 from diagnosis.persistence.records import ResultWrite, TaskSpec
 from diagnosis.providers.registry import PlatformRegistry
 from diagnosis.settings import Settings
 
 log = logging.getLogger("diagnosis.engine")
+
+# /health probes the database with a real write when the last write failed or is older than
+# this; the probe's own time limit.
+HEALTH_PROBE_AFTER_S = 10.0
+HEALTH_PROBE_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -66,12 +73,45 @@ class Engine:
             backoff_base_s=settings.retry_backoff_s,
             backoff_cap_s=settings.retry_backoff_cap_s,
             retry_after_cap_s=settings.retry_after_cap_s,
+            max_answer_chars=settings.max_answer_chars,
         )
         self.runner = InProcessRunner(self)
+        # The last write's outcome, for /health (flushes and the API's writes report to it).
+        self.write_health = WriteHealth()
+        self._probe_lock = asyncio.Lock()
 
-    async def aclose(self) -> None:
-        await self.runner.shutdown()
+    async def aclose(self, timeout_s: float | None = None) -> None:
+        """Shutdown: executions stop and flush within `timeout_s` (DIAGNOSIS_SHUTDOWN_TIMEOUT_S)
+        even when the database fails; what could not be written is logged with counts."""
+        budget = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
+        await self.runner.shutdown(timeout_s=budget)
+        unwritten = [(live.execution_id, len(live.pending)) for live in self.cache if live.dirty]
+        if unwritten:
+            log.error(
+                "shutdown left unwritten changes executions=%d results=%d ids=%s",
+                len(unwritten), sum(n for _, n in unwritten), ",".join(e for e, _ in unwritten),
+            )
         await self.runtimes.aclose()
+
+    async def database_healthy(self) -> bool:
+        """Reads answer AND writes succeed: the last write's outcome, checked by a real write
+        probe when it failed or when nothing has written for a while (so it also recovers)."""
+        if not await self.repository.ping():
+            return False
+        health = self.write_health
+        if health.ok and health.age_s() < HEALTH_PROBE_AFTER_S:
+            return True
+        async with self._probe_lock:  # concurrent /health calls share one probe
+            if health.ok and health.age_s() < HEALTH_PROBE_AFTER_S:
+                return True
+            try:
+                async with asyncio.timeout(HEALTH_PROBE_TIMEOUT_S):
+                    await self.repository.probe_write()
+            except Exception as exc:  # what the database says is the answer, not a bug
+                health.failed(exc if is_database_error(exc) else TimeoutError("probe"))
+            else:
+                health.succeeded()
+        return health.ok
 
     # -- commands ----------------------------------------------------------------------
 
@@ -114,7 +154,33 @@ class Engine:
         self, req: NewDiagnosis, *, retry_of: str | None = None, copied: Sequence[ResultWrite] = ()
     ) -> Any:
         platforms, questions, tasks = self.plan(req)
-        record = await self.repository.create_execution(
+        try:
+            record = await self._create_execution(req, platforms, questions, tasks, retry_of,
+                                                  copied)
+        except Exception as exc:
+            self.write_health.failed(exc)
+            raise
+        self.write_health.succeeded()
+        log.info(
+            "execution created execution_id=%s tasks=%d platforms=%s retry_of=%s",
+            record.execution_id,
+            len(tasks),
+            ",".join(platforms),
+            retry_of,
+        )
+        self.runner.submit(str(record.execution_id))
+        return record
+
+    async def _create_execution(
+        self,
+        req: NewDiagnosis,
+        platforms: list[str],
+        questions: list[str],
+        tasks: list[TaskSpec],
+        retry_of: str | None,
+        copied: Sequence[ResultWrite],
+    ) -> Any:
+        return await self.repository.create_execution(
             execution_id=new_execution_id(),
             brand=req.brand,
             aliases=list(req.aliases),
@@ -129,15 +195,6 @@ class Engine:
             tasks=tasks,
             copied=copied,
         )
-        log.info(
-            "execution created execution_id=%s tasks=%d platforms=%s retry_of=%s",
-            record.execution_id,
-            len(tasks),
-            ",".join(platforms),
-            retry_of,
-        )
-        self.runner.submit(str(record.execution_id))
-        return record
 
     async def cancel(self, execution_id: str, owner: str | None = None) -> ExecutionStatusView:
         record = await self._get(execution_id, owner)
@@ -166,6 +223,7 @@ class Engine:
                 error_kind=r.error_kind,
                 answer=r.answer,
                 truncated=r.truncated,
+                error=r.error,
                 latency_ms=r.latency_ms,
                 attempts=r.attempts,
                 usage=r.usage,

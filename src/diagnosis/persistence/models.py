@@ -89,6 +89,8 @@ class TaskResult(SQLModel, table=True):
     answer: str | None = Field(default=None, sa_type=Text)
     # The provider's answer was longer than DIAGNOSIS_MAX_ANSWER_CHARS and was cut (SPEC 9).
     truncated: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Why an error result failed, when the engine knows more than its error_kind says.
+    error: str | None = Field(default=None, sa_type=Text)
     latency_ms: int | None = None
     attempts: int = 0
     usage: dict[str, int] | None = Field(default=None, sa_type=NullableJSON)

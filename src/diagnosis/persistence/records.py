@@ -35,6 +35,7 @@ class ResultWrite:
     analysis: dict[str, Any] | None
     finished_at: datetime
     truncated: bool = False  # the answer was cut at DIAGNOSIS_MAX_ANSWER_CHARS
+    error: str | None = None  # why it failed, when more is known than error_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +112,4 @@ class ResultRecord:
     analysis: dict[str, Any] | None
     finished_at: datetime | None
     truncated: bool = False
+    error: str | None = None

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from diagnosis.constants import TERMINAL_STATUSES, ExecutionStatus, ResultStatus, Stage
-from diagnosis.persistence.db import Database
+from diagnosis.persistence.db import Database, probe_write
 from diagnosis.persistence.models import Execution, TaskResult
 from diagnosis.persistence.records import (
     ExecutionRecord,
@@ -48,6 +48,7 @@ _END_TASK = (
         error_kind=bindparam("b_error_kind"),
         answer=bindparam("b_answer"),
         truncated=bindparam("b_truncated"),
+        error=bindparam("b_error"),
         latency_ms=bindparam("b_latency_ms"),
         attempts=bindparam("b_attempts"),
         usage=bindparam("b_usage", type_=RESULTS.c.usage.type),
@@ -170,6 +171,12 @@ class Repository:
             applied = await conn.execute(guarded)
         return applied.rowcount == 1
 
+    async def write_results(self, execution_id: str, results: Sequence[ResultWrite]) -> None:
+        """Make `results` durable without touching the execution's row (the reporter's path
+        around a result that cannot be stored: each one alone, so one bad row is found)."""
+        async with self._writer.begin() as conn:
+            await _end_tasks(conn, execution_id, results)
+
     async def save_report(self, execution_id: str, report: dict[str, Any]) -> bool:
         """Store the execution's report; False when there is no such execution."""
         async with self._writer.begin() as conn:
@@ -269,6 +276,10 @@ class Repository:
             return False
         return True
 
+    async def probe_write(self) -> None:
+        """A real write on the write engine (db.probe_write); raises what the database raises."""
+        await probe_write(self._writer)
+
     async def _results_where(self, *condition: Any) -> list[ResultRecord]:
         query = select(RESULTS).where(*condition).order_by(RESULTS.c.ordinal, RESULTS.c.id)
         async with self._reader.connect() as conn:
@@ -343,6 +354,7 @@ def _pending_row(execution_id: str, task: TaskSpec) -> dict[str, Any]:
         "error_kind": None,
         "answer": None,
         "truncated": False,
+        "error": None,
         "latency_ms": None,
         "attempts": 0,
         "usage": None,
@@ -359,6 +371,7 @@ def _end_params(execution_id: str, result: ResultWrite) -> dict[str, Any]:
         "b_error_kind": result.error_kind,
         "b_answer": result.answer,
         "b_truncated": result.truncated,
+        "b_error": result.error,
         "b_latency_ms": result.latency_ms,
         "b_attempts": result.attempts,
         "b_usage": result.usage,

@@ -24,6 +24,7 @@ class Completion:
     usage: dict[str, int] | None = None
     model: str | None = None
     latency_ms: int = 0
+    truncated: bool = False  # cut at DIAGNOSIS_MAX_ANSWER_CHARS (see storable.py)
     extra: dict[str, object] = field(default_factory=dict)
 
 

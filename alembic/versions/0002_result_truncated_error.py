@@ -1,4 +1,5 @@
-"""task_results.truncated: the answer was cut at DIAGNOSIS_MAX_ANSWER_CHARS
+"""task_results.truncated and .error: an answer cut at DIAGNOSIS_MAX_ANSWER_CHARS; the reason
+of an error result (e.g. an answer that could not be stored)
 
 Revision ID: 0002
 Revises: 0001
@@ -22,8 +23,10 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("truncated", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch_op.add_column(sa.Column("error", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("task_results", schema=None) as batch_op:
+        batch_op.drop_column("error")
         batch_op.drop_column("truncated")
