@@ -10,7 +10,8 @@ from tests.api.flows import wait_terminal
 from tests.fake_openai import ok, status
 
 SECRET = "sk-secret-xyz"
-PRESETS = {"deepseek", "qwen", "doubao", "kimi", "zhipu", "openai", "ollama", "demo"}
+PRESETS = {"deepseek", "qwen", "doubao", "kimi", "zhipu", "openai", "gemini", "wenxin", "hunyuan",
+           "ollama", "demo"}
 
 
 def deepseek_on_fake(tmp_path: Path, base_url: str) -> Path:

@@ -17,7 +17,10 @@ from diagnosis.providers import (
     load_platforms,
 )
 
-PRESET_IDS = {"deepseek", "qwen", "doubao", "kimi", "zhipu", "openai", "ollama", "demo"}
+PRESET_IDS = {
+    "deepseek", "qwen", "doubao", "kimi", "zhipu", "openai", "gemini", "wenxin", "hunyuan",
+    "ollama", "demo",
+}
 KEY_VARIABLES = [
     "DEEPSEEK_API_KEY",
     "DASHSCOPE_API_KEY",
@@ -58,6 +61,9 @@ def test_presets_load_without_a_file():
     assert configs["qwen"].base_url == "https://dashscope.aliyuncs.com/compatible-mode/v1"
     assert configs["zhipu"].model == "glm-4-flash"
     assert configs["deepseek"].max_concurrency == 8
+    assert configs["gemini"].api_key_env == "GEMINI_API_KEY"
+    assert configs["wenxin"].api_key_env == "QIANFAN_API_KEY"
+    assert configs["hunyuan"].api_key_env == "HUNYUAN_API_KEY"
 
 
 @pytest.mark.parametrize(
@@ -76,7 +82,12 @@ def test_presets_load_without_a_file():
         ("智谱 GLM", "zhipu"),
         ("ＧＬＭ", "zhipu"),
         ("ChatGPT", "openai"),
+        ("chatgpt", "openai"),
         ("gpt", "openai"),
+        ("gemini", "gemini"),
+        ("文心一言", "wenxin"),
+        ("ERNIE", "wenxin"),
+        ("腾讯混元", "hunyuan"),
         ("Ollama", "ollama"),
         (" demo ", "demo"),
         ("演示", "demo"),
@@ -86,7 +97,7 @@ def test_resolve_finds_platform_by_id_display_name_or_alias(registry, name, plat
     assert registry.resolve(name) == platform_id
 
 
-@pytest.mark.parametrize("name", ["wenxin", "", "   ", "deepseek-r9"])
+@pytest.mark.parametrize("name", ["xinghuo", "", "   ", "deepseek-r9"])
 def test_resolve_unknown_name_is_none(registry, name):
     assert registry.resolve(name) is None
 
@@ -140,22 +151,22 @@ def test_toml_overrides_a_preset_field_by_field(write_toml):
 def test_toml_adds_a_new_platform(write_toml):
     path = write_toml(
         """
-[platforms.wenxin]
+[platforms.xinghuo]
 kind = "openai"
-base_url = "https://qianfan.baidubce.com/v2"
-model = "ernie-4.0"
-api_key_env = "QIANFAN_API_KEY"
-display_name = "文心一言"
-aliases = ["ernie", "文心"]
+base_url = "https://spark-api-open.xf-yun.com/v1"
+model = "generalv3.5"
+api_key_env = "SPARK_API_KEY"
+display_name = "讯飞星火"
+aliases = ["spark", "星火"]
 timeout_s = 30
 """
     )
 
     registry = PlatformRegistry(load_platforms(path))
 
-    assert registry.resolve("文心一言") == "wenxin"
-    assert registry.get("wenxin").timeout_s == 30.0
-    assert registry.get("wenxin").configured is False
+    assert registry.resolve("讯飞星火") == "xinghuo"
+    assert registry.get("xinghuo").timeout_s == 30.0
+    assert registry.get("xinghuo").configured is False
     assert registry.resolve("DeepSeek") == "deepseek"
 
 

@@ -56,7 +56,37 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "model": "gpt-4o-mini",
         "api_key_env": "OPENAI_API_KEY",
         "display_name": "ChatGPT",
-        "aliases": ["openai", "gpt", "chat gpt"],
+        # "chatgpt" is what the mini-program sends: kept as an alias so it resolves even when a
+        # platforms file renames the display name.
+        "aliases": ["chatgpt", "openai", "gpt", "chat gpt"],
+    },
+    # https://ai.google.dev/gemini-api/docs/openai (OpenAI compatibility: base_url, models)
+    "gemini": {
+        "kind": "openai",
+        "base_url": "https://generativelanguage.googleapis.com/v1beta/openai",
+        "model": "gemini-2.5-flash",
+        "api_key_env": "GEMINI_API_KEY",
+        "display_name": "Gemini",
+        "aliases": ["google gemini"],
+    },
+    # https://cloud.baidu.com/doc/WENXINWORKSHOP/s/2m3fihw8s (OpenAI接口兼容: base_url) and
+    # https://cloud.baidu.com/doc/WENXINWORKSHOP/s/Wm3fhy2vb (对话Chat V2 model ids)
+    "wenxin": {
+        "kind": "openai",
+        "base_url": "https://qianfan.baidubce.com/v2",
+        "model": "ernie-4.0-turbo-8k",
+        "api_key_env": "QIANFAN_API_KEY",
+        "display_name": "文心一言",
+        "aliases": ["文心", "ernie", "qianfan", "千帆", "百度千帆", "wenxin yiyan"],
+    },
+    # https://cloud.tencent.com/document/product/1729/111007 (混元 OpenAI 兼容接口: base_url, model)
+    "hunyuan": {
+        "kind": "openai",
+        "base_url": "https://api.hunyuan.cloud.tencent.com/v1",
+        "model": "hunyuan-turbos-latest",
+        "api_key_env": "HUNYUAN_API_KEY",
+        "display_name": "腾讯混元",
+        "aliases": ["混元", "混元大模型", "tencent hunyuan"],
     },
     "ollama": {
         "kind": "openai",
