@@ -36,3 +36,22 @@ def test_task_keys_are_stable_and_distinct_per_part() -> None:
         )
         == 4
     )
+
+
+def test_brand_name_is_a_synonym_of_brand_and_keeps_brand_questions_keys() -> None:
+    # given the mini-program's `{brandName}` default next to a `{brand}` question
+    tasks = plan_tasks(
+        templates=["{brandName}的核心竞争优势是什么？", "{brand}怎么样", "{brandName}怎么样"],
+        brands=["蔚来", "理想"],
+        platforms=["a"],
+        samples=1,
+    )
+    # then `{brandName}` expands per brand like `{brand}`, never asked literally
+    assert [(t.question, t.subject) for t in tasks] == [
+        ("蔚来的核心竞争优势是什么？", "蔚来"), ("理想的核心竞争优势是什么？", "理想"),
+        ("蔚来怎么样", "蔚来"), ("理想怎么样", "理想"),
+    ]
+    # its template is the canonical `{brand}` form, so the report sees a templated question
+    assert tasks[0].template == "{brand}的核心竞争优势是什么？"
+    # and a `{brand}` question's task_key is what it always was
+    assert tasks[2].task_key == task_key("蔚来怎么样", "a", 0)

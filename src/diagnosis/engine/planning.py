@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from diagnosis.persistence.records import TaskSpec
 
 BRAND_PLACEHOLDER = "{brand}"
+# The mini-program's default questions write `{brandName}`; it means `{brand}` on every route.
+BRAND_SYNONYMS = ("{brandName}",)
 
 DEFAULT_QUESTIONS: tuple[str, ...] = (
     "介绍一下{brand}",
@@ -31,11 +33,24 @@ def task_key(question: str, platform: str, sample: int) -> str:
     return digest[:24]
 
 
+def canonical_template(template: str) -> str:
+    """The template with every synonym of `{brand}` written `{brand}`: a question that says
+    `{brand}` keeps its text, so its task_key does not change."""
+    for synonym in BRAND_SYNONYMS:
+        template = template.replace(synonym, BRAND_PLACEHOLDER)
+    return template
+
+
+def canonical_questions(templates: Sequence[str]) -> list[str]:
+    """Each template in its canonical form, in order (duplicates are dropped at expansion)."""
+    return [canonical_template(t) for t in templates]
+
+
 def expand_questions(templates: Sequence[str], brands: Sequence[str]) -> list[ExpandedQuestion]:
     """Each `{brand}` template once per brand (own brand first); identical questions once."""
     seen: set[str] = set()
     expanded: list[ExpandedQuestion] = []
-    for template in templates:
+    for template in canonical_questions(templates):
         variants: list[tuple[str, str | None]]
         if BRAND_PLACEHOLDER in template:
             variants = [(template.replace(BRAND_PLACEHOLDER, b), b) for b in brands]

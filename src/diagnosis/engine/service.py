@@ -18,7 +18,7 @@ from diagnosis.engine.broker import EventBroker
 from diagnosis.engine.cache import ExecutionCache
 from diagnosis.engine.errors import Conflict, NotFound, TooManyTasks, Unavailable, UnknownPlatforms
 from diagnosis.engine.executor import StopReason, brand_specs
-from diagnosis.engine.planning import DEFAULT_QUESTIONS, plan_tasks
+from diagnosis.engine.planning import DEFAULT_QUESTIONS, canonical_questions, plan_tasks
 from diagnosis.engine.reports import render
 from diagnosis.engine.runner import InProcessRunner
 from diagnosis.engine.runtimes import PlatformRuntimes
@@ -136,7 +136,7 @@ class Engine:
         """Check a request without writing anything: (platform ids, questions, tasks).
         Raises UnknownPlatforms (400) or TooManyTasks (422)."""
         platforms = self.resolve_platforms(req.platforms)
-        questions = list(req.questions) or list(DEFAULT_QUESTIONS)
+        questions = canonical_questions(req.questions) or list(DEFAULT_QUESTIONS)
         brands = [req.brand, *(c.name for c in req.competitors)]
         tasks = plan_tasks(
             templates=questions, brands=brands, platforms=platforms, samples=req.samples
