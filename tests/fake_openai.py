@@ -350,7 +350,10 @@ async def _send(
     if isinstance(content, str):
         data, content_type = content.encode(), b"text/html; charset=utf-8"
     else:
-        data = json.dumps(content, ensure_ascii=False).encode()
+        try:
+            data = json.dumps(content, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate: valid JSON only as a \uXXXX escape
+            data = json.dumps(content).encode()
         content_type = b"application/json"
     all_headers = [
         (b"content-type", content_type),

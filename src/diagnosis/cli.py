@@ -76,6 +76,7 @@ def serve(
     import uvicorn
 
     from diagnosis.api.app import create_app
+    from diagnosis.api.http_guard import http_limits, server_config
     from diagnosis.persistence.db import upgrade_to_head
 
     with _config_errors():
@@ -84,10 +85,11 @@ def serve(
     _configure_logging(settings)
     with _database_errors(settings.database_url):
         upgrade_to_head(settings.database_url)
-    uvicorn.run(
-        application, host=host, port=port, log_config=None,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_s * 0.3)),
+    config = server_config(
+        application, host=host, port=port, limits=http_limits(settings), log_config=None,
+        graceful_shutdown_s=max(1, round(settings.shutdown_timeout_s * 0.3)),
     )
+    uvicorn.Server(config).run()
 
 
 @app.command()
@@ -194,7 +196,10 @@ async def _run(settings: Settings, request: Any, fmt: str) -> tuple[str, Any]:
 
     with _database_errors(settings.database_url):
         await migrate(settings.database_url)
-    database = Database.open(settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
+    database = Database.open(
+        settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s,
+        pool_size=settings.db_pool_size, statement_timeout_s=settings.db_statement_timeout_s,
+    )
     registry = PlatformRegistry(load_platforms(settings.platforms_file))
     engine = Engine(settings, Repository(database), registry)
     try:

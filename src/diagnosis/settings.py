@@ -37,8 +37,19 @@ class Settings(BaseSettings):
     max_answer_chars: int = Field(100_000, ge=1000)
     # SIGTERM ends within this, even with a failing database (what is unwritten is logged).
     shutdown_timeout_s: float = Field(15.0, gt=0)
+    # HTTP server limits (api/http_guard.py): head size and count, slow heads and bodies, and
+    # open connections (beyond it uvicorn answers 503).
+    http_max_header_bytes: int = Field(32 * 1024, ge=1024)
+    http_max_headers: int = Field(100, ge=10)
+    http_header_timeout_s: float = Field(10.0, gt=0)
+    http_body_timeout_s: float = Field(30.0, gt=0)
+    http_max_connections: int = Field(2048, ge=1)
     # SQLite: how long a writer waits for another process's write lock (SPEC 9: >= 5 s).
     sqlite_busy_timeout_s: float = Field(5.0, gt=0)
+    # PostgreSQL (SPEC 11): connections per pool (one for reads, one for writes) and how long one
+    # statement may run before the server cancels it.
+    db_pool_size: int = Field(10, ge=1)
+    db_statement_timeout_s: float = Field(30.0, gt=0)
 
     @field_validator("platforms_file", mode="before")
     @classmethod

@@ -26,6 +26,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown execution / 诊断不存在"}
 }
 ExecutionId = Annotated[str, "execution id"]
+# Every integer query parameter is bounded, so no value reaches the database as an overflow.
+MAX_PAGE = 1_000_000
+MAX_OFFSET = 100_000_000
 
 
 def created_view(record: Any) -> DiagnosisCreated:
@@ -85,7 +88,7 @@ async def create_diagnosis(
 async def list_diagnoses(
     engine: EngineDep, owner: OwnerDep,
     owner_filter: Annotated[str | None, Query(alias="owner", max_length=100)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HistoryPage:
     """Executions, newest first; with tokens on, only the caller's own."""
@@ -140,7 +143,7 @@ async def get_status(
 )
 async def get_results(
     execution_id: ExecutionId, engine: EngineDep, owner: OwnerDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ResultsPage:
     """Finished results with their analysis, in a stable order (question, platform, sample)."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,11 +16,44 @@ from pydantic import (
     WithJsonSchema,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-PlatformName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+
+def _no_nul(value: str) -> str:
+    # A NUL cannot be stored in PostgreSQL text and cuts SQLite strings in some tools: refused
+    # here (422) rather than failing at the write. (Lone surrogates never get this far: pydantic
+    # refuses them as invalid unicode.)
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
 ]
+Question = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoNul
+]
+PlatformName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+]
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: 2 and 2.0 are both integers; true, 1.5 and "2" are not.
+
+    Pydantic's strict int refuses 2.0 and its lax int takes "2" and true, so neither fits the
+    schema a client (or a fuzzer) reads.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 _NAME_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 100}
 
@@ -92,12 +126,12 @@ class DiagnosisCreate(BaseModel):
         min_length=1, max_length=20,
         description="Platform ids or display names, e.g. DeepSeek, 通义千问, 豆包 / AI 平台",
     )
-    # strict: a JSON true, 1.5 or "2" is a wrong type, not a number to guess at.
-    samples: int = Field(
-        1, ge=1, le=10, strict=True, description="Times each question is asked / 采样次数"
+    # A JSON true, 1.5 or "2" is a wrong type, not a number to guess at; 2.0 is an integer.
+    samples: JsonInt = Field(
+        1, ge=1, le=10, description="Times each question is asked / 采样次数"
     )
-    deadline_s: int | None = Field(
-        None, ge=1, le=3600, strict=True,
+    deadline_s: JsonInt | None = Field(
+        None, ge=1, le=3600,
         description="Deadline in seconds (default 300) / 截止时间（秒）",
     )
     owner: Name | None = Field(None, description="Owner (ignored when tokens are on) / 所有者")
