@@ -36,6 +36,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_size = 0  # request line + headers, as parsed
         self._header_count = 0
         self._in_head = False
+        self._between_requests = True  # the next byte begins a head
         self._refusal: tuple[int, str] | None = None
         self._deadline: asyncio.TimerHandle | None = None
 
@@ -51,7 +52,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head:
+        if self._in_head or self._between_requests:
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
@@ -63,8 +64,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head = True
-        self._head_bytes = self._head_size = self._header_count = 0
+        self._in_head, self._between_requests = True, False
+        self._head_size = self._header_count = 0
         if self._deadline is None:
             self._arm(self.limits.header_timeout_s, 408, "request head not received in time")
 
@@ -91,7 +92,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
-        super().on_message_complete()
+        self._between_requests, self._head_bytes = True, 0
+        if self._refusal is None:
+            super().on_message_complete()
 
     def on_body(self, body: bytes) -> None:
         if self._refusal is None:
