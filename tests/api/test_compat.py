@@ -21,20 +21,23 @@ LEGACY_BODY = {
     "custom_question": "20万左右的新能源汽车品牌推荐 适合家用吗？\n{brand}的售后怎么样？",
     "userOpenid": "o-wechat-user-1",
 }
+# the space between two CJK phrases is a question-box boundary (SPEC 6): two open questions
 EXPECTED_QUESTIONS = {
-    "20万左右的新能源汽车品牌推荐 适合家用吗？",
+    "20万左右的新能源汽车品牌推荐", "适合家用吗？",
     "蔚来的售后怎么样？", "理想的售后怎么样？", "小鹏的售后怎么样？",
 }
 STATUS_FIELDS = {
     "task_id", "progress", "stage", "status", "results", "detailed_results", "is_completed",
     "should_stop_polling", "created_at", "updated_at", "has_updates", "source",
-    "cache_sync_status",
+    "cache_sync_status", "execution_status", "execution_stage",
 }
 # the mini-program's fields, then some of the full status that rides along
 MINI_PROGRAM_PROGRESS = {
     "task_id", "progress", "stage", "status", "is_completed", "seq", "platforms",
+    "execution_status", "execution_stage", "should_stop_polling",
 }
-TERMINAL = {"completed", "partial_success", "failed", "cancelled", "timeout"}
+# the mini-program's vocabulary (its services/taskStatusEnums.js)
+TERMINAL = {"completed", "partial_completed", "failed"}
 POLL_INTERVAL_S = 0.2
 MAX_POLLS = 150
 
@@ -62,9 +65,10 @@ def check_status_invariants(answer: dict, previous: dict | None) -> None:
     terminal = answer["status"] in TERMINAL
     assert answer["is_completed"] is terminal and answer["should_stop_polling"] is terminal
     if terminal:
-        assert answer["progress"] == 100 and answer["stage"] == "done"
+        assert answer["progress"] == 100 and answer["stage"] in {"completed", "failed"}
+        assert answer["execution_stage"] == "done"
     else:
-        assert answer["stage"] != "done"
+        assert answer["stage"] in {"init", "ai_fetching", "analyzing"}
     assert [b["name"] for b in answer["results"]] == ["蔚来", "理想", "小鹏"]
     assert [b["is_own"] for b in answer["results"]] == [True, False, False]
     for brand in answer["results"]:
@@ -97,8 +101,8 @@ async def test_a_mini_program_session_starts_polls_to_the_end_and_reads_results(
         body = started.json()
         assert body["status"] == "success" and body["message"]
         eid = body["execution_id"]
-        # one own brand + 2 competitors; 1 plain question + 1 {brand} question x 3; 1 model
-        assert body["total_tasks"] == 4
+        # one own brand + 2 competitors; 2 plain questions + 1 {brand} question x 3; 1 model
+        assert body["total_tasks"] == 5
         # when it polls until told to stop
         answers = await poll_until_stop(client, eid)
         # then it saw the run under way (every answer checked), and the last one is final,
@@ -253,13 +257,13 @@ async def test_since_answers_has_updates_false_when_nothing_changed_without_read
             answer = (await client.get(f"/test/status/{eid}", params={"since": since})).json()
             assert answer == {
                 "task_id": eid, "has_updates": False, "progress": 100, "status": "completed",
-                "stage": "done", "is_completed": True, "should_stop_polling": True,
-                "seq": final["seq"],
+                "stage": "completed", "execution_status": "completed", "execution_stage": "done",
+                "is_completed": True, "should_stop_polling": True, "seq": final["seq"],
             }
         engine.results = real_results
         for since in (str(final["seq"] - 1), (updated - timedelta(seconds=1)).isoformat()):
             answer = (await client.get(f"/test/status/{eid}", params={"since": since})).json()
-            assert answer["has_updates"] is True and len(answer["detailed_results"]) == 4
+            assert answer["has_updates"] is True and len(answer["detailed_results"]) == 5
         bad = await client.get(f"/test/status/{eid}", params={"since": "yesterday"})
         assert bad.status_code == 422 and bad.json()["status"] == "error"
 

@@ -17,8 +17,18 @@ from diagnosis.engine.planning import DEFAULT_QUESTIONS
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # a space never splits: this is ONE question
-        ("20万左右的新能源汽车推荐 适合家用吗？", ["20万左右的新能源汽车推荐 适合家用吗？"]),
+        # the client joins its question boxes with one space: between CJK text it splits
+        ("20万左右的新能源汽车推荐 适合家用吗？", ["20万左右的新能源汽车推荐", "适合家用吗？"]),
+        ("20万左右的新能源汽车品牌推荐 {brand}的智能驾驶水平怎么样？",
+         ["20万左右的新能源汽车品牌推荐", "{brand}的智能驾驶水平怎么样？"]),
+        # after CJK punctuation too, and a run of spaces (ideographic ones included) is one cut
+        ("你好，  世界\u3000 再见", ["你好，", "世界", "再见"]),
+        # never inside Latin text, nor between Latin and CJK
+        ("Which power bank brand is the best?", ["Which power bank brand is the best?"]),
+        ("特斯拉 Model Y 怎么样", ["特斯拉 Model Y 怎么样"]),
+        ("iPhone 15 怎么样 值得买吗", ["iPhone 15 怎么样", "值得买吗"]),
+        # `{` on the right only splits after CJK: a placeholder then a space is kept together
+        ("介绍一下{brand} {brand}的售后", ["介绍一下{brand} {brand}的售后"]),
         # split after each question mark, full or half width; each keeps its own mark
         ("哪个好？为什么?", ["哪个好？", "为什么?"]),
         ("Which is best? Why", ["Which is best?", "Why"]),
@@ -32,14 +42,23 @@ from diagnosis.engine.planning import DEFAULT_QUESTIONS
         ("   \n \t ", []),
     ],
 )
-def test_custom_question_splits_after_marks_and_at_new_lines_never_on_spaces(text, expected):
+def test_custom_question_splits_after_marks_at_new_lines_and_between_cjk_boxes(
+    text, expected
+):
     assert split_questions(text) == expected
 
 
-def test_legacy_example_splits_into_its_two_questions():
-    text = "20万左右的新能源汽车品牌推荐 适合家用吗？\n{brand}的售后怎么样？"
+def test_the_clients_space_joined_boxes_split_back_into_its_questions():
+    # what the mini-program sends: its three default boxes joined with one space
+    text = ("{brandName}的核心竞争优势是什么？ {brandName}在目标用户群体中的认知度如何？ "
+            "{brandName}与竞品的主要差异化体现在哪里？")
     assert split_questions(text) == [
-        "20万左右的新能源汽车品牌推荐 适合家用吗？", "{brand}的售后怎么样？",
+        "{brandName}的核心竞争优势是什么？", "{brandName}在目标用户群体中的认知度如何？",
+        "{brandName}与竞品的主要差异化体现在哪里？",
+    ]
+    text = "20万左右的新能源汽车品牌推荐 {brand}的智能驾驶水平怎么样？"
+    assert split_questions(text) == [
+        "20万左右的新能源汽车品牌推荐", "{brand}的智能驾驶水平怎么样？",
     ]
 
 

@@ -11,17 +11,40 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from diagnosis import __version__
+from diagnosis.api.compat_out import (
+    BrandTestStarted,
+    CompatError,
+    CompetitiveAnalysis,
+    ConnectionCheck,
+    HistoryReport,
+    MiniProgramHistory,
+    MiniProgramReport,
+    MiniProgramResult,
+    Pagination,
+    StatusBrief,
+    TaskStatusOut,
+)
 from diagnosis.api.compat_schemas import BrandTestRequest, CompatInvalid, to_new_diagnosis
+from diagnosis.api.compat_vocabulary import (
+    brand_scores,
+    client_model_id,
+    client_status,
+    in_client_words,
+    legacy_row,
+    own_score,
+)
 from diagnosis.api.deps import EngineDep, OwnerDep, RateLimitDep, SettingsDep, start_key
-from diagnosis.api.errors import validation_detail
+from diagnosis.api.errors import database_unavailable, validation_detail
 from diagnosis.api.events import execution_events
-from diagnosis.api.schemas import ResultOut
+from diagnosis.api.schemas import ErrorOut
 from diagnosis.engine.errors import DiagnosisError, NotFound
 from diagnosis.engine.service import Engine
 from diagnosis.engine.views import ExecutionStatusView
@@ -56,54 +79,92 @@ class CompatRoute(APIRoute):
                 if "retry_after" in extra:
                     headers = {"Retry-After": str(extra["retry_after"])}
                 return compat_error(exc.status_code, exc.detail, headers=headers, **extra)
+            except SQLAlchemyError as exc:
+                unavailable = database_unavailable(request, exc)
+                if unavailable is None:
+                    raise  # a bug: the app's handler answers 500 without internals
+                detail, headers = unavailable
+                return compat_error(503, detail, headers=headers)
 
         return compat_handler
 
 
 router = APIRouter(tags=["mini-program / 小程序"], route_class=CompatRoute)
 
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": CompatError, "description": description}
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Token missing or invalid / 未授权"},
-    404: {"description": "Unknown execution / 诊断不存在"},
+    401: _error("Token missing or invalid / 未授权"),
+    404: _error("Unknown execution, or another owner's / 诊断不存在"),
+    422: _error("Invalid parameter / 参数错误"),
+    503: _error("The database is unavailable; see Retry-After / 数据库暂不可用"),
 }
+# Every integer query parameter is bounded: no value reaches the database as an overflow.
+MAX_PAGE = 10_000_000
+MAX_LIMIT = 100
+# The client sends its WeChat openid in this header; it files executions when tokens are off.
+OpenidHeader = Annotated[str | None, Header(alias="X-User-OpenID", max_length=100,
+                                            include_in_schema=False)]
+
+
+@router.get(
+    "/api/test",
+    response_model=ConnectionCheck,
+    summary="Connection check (mini-program) / 连接检查",
+)
+async def connection_check() -> ConnectionCheck:
+    """Open even when tokens are on, like /health: the home page calls it without a token."""
+    return ConnectionCheck(
+        message="品牌诊断服务已连接 / brand diagnosis service is up",
+        service="brand-diagnosis", version=__version__,
+    )
 
 
 @router.post(
     "/api/perform-brand-test",
+    response_model=BrandTestStarted,
     summary="Start a diagnosis (mini-program) / 小程序发起检测",
     responses={
-        400: {"description": "Unknown or unconfigured model, with available_models / 模型不可用"},
-        413: {"description": "Body over 64 KiB / 请求体过大"},
-        422: {"description": "Invalid field or too many tasks / 参数错误"},
-        429: {"description": "Too many starts; see Retry-After / 发起过于频繁"},
-        **ERRORS,
+        400: _error("Unknown or unconfigured model, with available_models / 模型不可用"),
+        413: {"model": ErrorOut, "description": "Body over 64 KiB / 请求体过大"},
+        422: _error("Invalid field or too many tasks / 参数错误"),
+        429: _error("Too many starts; see Retry-After / 发起过于频繁"),
+        **{code: ERRORS[code] for code in (401, 503)},
     },
 )
 async def perform_brand_test(
     body: BrandTestRequest, request: Request, engine: EngineDep, owner: OwnerDep,
-    limiter: RateLimitDep,
-) -> dict[str, Any]:
+    limiter: RateLimitDep, openid: OpenidHeader = None,
+) -> BrandTestStarted:
     """brand_list + selectedModels + questions -> {status: "success", execution_id, message}."""
     configured = sorted(engine.registry.configured_ids())
-    new = to_new_diagnosis(body, owner, available_models=configured)
+    new = to_new_diagnosis(body, owner, available_models=configured, header_openid=openid)
     engine.plan(new)  # 400 with available_models, 422 too many tasks: before the rate limit
     limiter.check(start_key(request, new.owner))
     record = await engine.create(new)
     eid = str(record.execution_id)
-    return {
-        "status": "success",
-        "execution_id": eid,
-        "task_id": eid,
-        "total_tasks": record.total,
-        "message": f"诊断已开始，共 {record.total} 个任务 / started with {record.total} tasks",
-        "status_url": f"/test/status/{eid}",
-        "stream_url": f"/api/stream/progress/{eid}",
-    }
+    return BrandTestStarted(
+        execution_id=eid,
+        task_id=eid,
+        total_tasks=record.total,
+        message=f"诊断已开始，共 {record.total} 个任务 / started with {record.total} tasks",
+        status_url=f"/test/status/{eid}",
+        stream_url=f"/api/stream/progress/{eid}",
+    )
 
 
 # -- status -------------------------------------------------------------------------------
 
 _TZ_AT_END = re.compile(r" (\d{2}:?\d{2})$")
+# What the docs promise `since` may be: digits (a seq), or a date with an optional time and
+# zone; blank means no `since`. A string of this shape that is still no real moment is a 422.
+SINCE_PATTERN = (
+    r"^\s*(\d{1,19}|\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
+    r"(Z|[+ -]\d{2}:?\d{2})?)?)?\s*$"
+)
 
 
 def parse_since(since: str) -> int | datetime:
@@ -129,15 +190,14 @@ def changed_since(view: ExecutionStatusView, since: int | datetime) -> bool:
 
 
 def brief_status(view: ExecutionStatusView) -> dict[str, Any]:
-    return {
+    """The poll's core fields, in the client's vocabulary (ours in execution_status/_stage)."""
+    return in_client_words({
         "task_id": view.execution_id,
         "progress": view.progress,
         "stage": view.stage,
         "status": view.status.value,
-        "is_completed": view.is_completed,
-        "should_stop_polling": view.should_stop_polling,
         "seq": view.seq,
-    }
+    })
 
 
 def live_brand_summary(
@@ -174,44 +234,133 @@ async def brand_summary(
     return live_brand_summary(brands, rows)
 
 
+def legacy_rows(engine: Engine, view: ExecutionStatusView, rows: Sequence[Any]
+                ) -> list[MiniProgramResult]:
+    brands = [view.brand, *(c.name for c in view.competitors)]
+    names = engine.runtimes.display_names()
+    return [legacy_row(row, own_brand=view.brand, brands=brands, display_names=names)
+            for row in rows]
+
+
 @router.get(
     "/test/status/{execution_id}",
+    response_model=TaskStatusOut | StatusBrief,
     summary="Status with results (mini-program polling) / 小程序轮询状态",
     responses=ERRORS,
 )
 async def test_status(
     execution_id: str, engine: EngineDep, owner: OwnerDep,
-    since: Annotated[str | None, Query(max_length=64, description="seq or ISO timestamp")] = None,
-) -> dict[str, Any]:
+    since: Annotated[str | None, Query(
+        max_length=64, pattern=SINCE_PATTERN,
+        description="The last seq seen, or an ISO 8601 timestamp / 上次的 seq 或时间",
+    )] = None,
+) -> TaskStatusOut | StatusBrief:
     """Status, per-brand summary and per-task results; with `since`, a cheap has_updates=false
-    answer when nothing changed."""
+    answer when nothing changed. status/stage in the mini-program's words."""
     view = await engine.status(execution_id, owner)
-    if since is not None and not changed_since(view, parse_since(since)):
-        return {**brief_status(view), "has_updates": False}
+    moment = parse_since(since) if since is not None and since.strip() else None
+    if moment is not None and not changed_since(view, moment):
+        return StatusBrief(**brief_status(view), has_updates=False)
     rows, _ = await engine.results(execution_id, owner, offset=0, limit=max(view.total, 1))
-    names = engine.runtimes.display_names()
-    detailed = []
-    for row in rows:
-        item = ResultOut.model_validate(row, from_attributes=True).model_dump(mode="json")
-        item["platform_name"] = names.get(row.platform, row.platform)
-        detailed.append(item)
-    return {
+    return TaskStatusOut(
         **brief_status(view),
-        "execution_id": view.execution_id,
-        "brand": view.brand,
-        "results": await brand_summary(engine, view, owner, rows),
-        "detailed_results": detailed,
-        "created_at": _iso(view.created_at),
-        "updated_at": _iso(view.updated_at),
-        "has_updates": True,
-        "source": view.source,
-        "cache_sync_status": view.cache_sync_status,
-        "error": view.error,
-    }
+        execution_id=view.execution_id,
+        brand=view.brand,
+        results=await brand_summary(engine, view, owner, rows),
+        detailed_results=legacy_rows(engine, view, rows),
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+        has_updates=True,
+        source=view.source,
+        cache_sync_status=view.cache_sync_status,
+        error=view.error,
+    )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+# -- results page and history --------------------------------------------------------------
+
+
+@router.get(
+    "/api/diagnosis/report/{execution_id}",
+    response_model=MiniProgramReport,
+    summary="Report in the old shape (mini-program results page) / 小程序报告",
+    responses={**ERRORS, 409: _error("The execution has not ended yet / 诊断尚未结束")},
+)
+async def diagnosis_report(
+    execution_id: str, engine: EngineDep, owner: OwnerDep,
+) -> MiniProgramReport:
+    """results[], competitive_analysis.brandScores, counts and the run's settings; 409 until
+    the execution ends."""
+    report = await engine.report(execution_id, owner, "json")  # 404, then 409 until terminal
+    view = await engine.status(execution_id, owner)
+    rows, _ = await engine.results(execution_id, owner, offset=0, limit=max(view.total, 1))
+    return old_report(engine, view, report, rows)
+
+
+def old_report(engine: Engine, view: ExecutionStatusView, report: dict[str, Any],
+               rows: Sequence[Any]) -> MiniProgramReport:
+    words = brief_status(view)
+    results = legacy_rows(engine, view, rows)
+    brands = list(report.get("brands") or ())
+    return MiniProgramReport(
+        execution_id=view.execution_id,
+        brand_name=view.brand,
+        status=words["status"],
+        stage=words["stage"],
+        execution_status=view.status.value,
+        is_completed=words["is_completed"],
+        results=results,
+        detailed_results=results,
+        competitive_analysis=CompetitiveAnalysis(brandScores=brand_scores(brands)),
+        brands=brands,
+        total_tasks=view.total,
+        completed_tasks=view.completed,
+        failed_tasks=view.failed,
+        completion_rate=100 * view.completed // view.total if view.total else 0,
+        selected_models=[client_model_id(p.platform) for p in view.platforms],
+        custom_questions=list(view.questions),
+        created_at=view.created_at,
+        completed_at=view.finished_at,
+        error=view.error,
+    )
+
+
+@router.get(
+    "/api/diagnosis/history",
+    response_model=MiniProgramHistory,
+    summary="History in the old shape (mini-program) / 小程序历史记录",
+    responses={code: ERRORS[code] for code in (401, 422, 503)},
+)
+async def diagnosis_history(
+    engine: EngineDep, owner: OwnerDep, openid: OpenidHeader = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based / 页码")] = 1,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Per page / 每页数量")] = 20,
+) -> MiniProgramHistory:
+    """The caller's executions, newest first: with tokens on the token owner's; when open,
+    those filed under the X-User-OpenID header's openid, or all without it."""
+    who = owner if owner is not None else ((openid or "").strip() or None)
+    records, total = await engine.history(who, page=page, limit=limit)
+    return MiniProgramHistory(
+        reports=[history_report(r) for r in records],
+        pagination=Pagination(page=page, limit=limit, total=total,
+                              has_more=page * limit < total),
+    )
+
+
+def history_report(record: Any) -> HistoryReport:
+    eid = str(record.execution_id)
+    return HistoryReport(
+        id=eid,
+        execution_id=eid,
+        brand_name=record.brand,
+        competitors=[c["name"] for c in record.competitors or ()],
+        status=client_status(record.status, record.stage),
+        execution_status=record.status,
+        progress=record.progress,
+        created_at=record.created_at,
+        completed_at=record.finished_at,
+        overall_score=own_score(record.report),
+    )
 
 
 # -- SSE ----------------------------------------------------------------------------------
@@ -230,7 +379,7 @@ async def miniprogram_events(
     try:
         async for event in execution_events(
             engine, execution_id, owner, dialect="miniprogram", with_tasks=False,
-            shape=lambda status: {"task_id": execution_id, **status},
+            shape=lambda status: in_client_words({"task_id": execution_id, **status}),
         ):
             yield event
     except DiagnosisError as exc:

@@ -4,6 +4,7 @@ Pure: no I/O. Every refusal is a `CompatInvalid` with a message a marketer can a
 before the engine is asked anything, so a refused request writes nothing.
 """
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,19 @@ QUESTION_MARKS = "？?"
 CLAUSE_MARKS = "；;"
 ENDINGS = QUESTION_MARKS + CLAUSE_MARKS
 NAME_KEYS = ("value", "id", "name", "label")
+# CJK characters (Han, kana, Hangul) and CJK punctuation (the CJK symbols block, fullwidth
+# punctuation, the quotes and dashes Chinese text uses).
+_CJK = (
+    "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
+)
+_CJK_PUNCTUATION = (
+    "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+    "\u2014\u2018\u2019\u201c\u201d\u2026"
+)
+# The client joins its question boxes with one space: a run of spaces between CJK text (or
+# CJK punctuation) and CJK text or a `{placeholder}` is a boundary; one inside Latin text is not.
+_BOX_BOUNDARY = re.compile(f"(?<=[{_CJK}{_CJK_PUNCTUATION}])[^\\S\r\n]+(?=[{_CJK}{{])")
 UNCHECKED = {"false", "0", "no", "off", ""}
 
 
@@ -64,7 +78,9 @@ class BrandTestRequest(BaseModel):
         description="Platform ids or display names, or {value|id|name|label, checked} / 所选模型",
     )
     custom_question: str | None = Field(
-        None, description="Questions split after ？ ? ； ; and at new lines / 自定义问题"
+        None,
+        description="Questions split after ？ ? ； ;, at new lines and at spaces between CJK "
+        "text and CJK text or `{` / 自定义问题",
     )
     customQuestions: list[str] | None = Field(
         None, description="Questions, one per item / 自定义问题列表"
@@ -75,8 +91,10 @@ class BrandTestRequest(BaseModel):
 
 
 def split_questions(text: str) -> list[str]:
-    """Split after each ？ ? ； ; (a run of them ends one question) and at new lines, never on
-    spaces; a question keeps its question mark, a trailing ；/; is dropped, blanks are dropped."""
+    """Split after each ？ ? ； ; (a run of them ends one question), at new lines, and at spaces
+    between CJK text and CJK text or `{` (SPEC 6), never inside Latin text; a question keeps its
+    question mark, a trailing ；/; is dropped, blanks are dropped."""
+    text = _BOX_BOUNDARY.sub("\n", text)
     questions: list[str] = []
     current: list[str] = []
 
@@ -161,18 +179,28 @@ def brands_of(body: BrandTestRequest) -> tuple[str, list[str]]:
     return brand, list(dict.fromkeys(c for c in competitors if c != brand))
 
 
-def owner_of(body: BrandTestRequest, token_owner: str | None) -> str | None:
-    """With tokens on the token's owner wins; otherwise the mini-program's openid, if any."""
+def owner_of(
+    body: BrandTestRequest, token_owner: str | None, header_openid: str | None = None
+) -> str | None:
+    """With tokens on the token's owner wins; otherwise the mini-program's openid, from the
+    body's userOpenid or else the X-User-OpenID header the client sends, if any."""
     if token_owner is not None:
         return token_owner
-    openid = (body.userOpenid or "").strip()
+    openid = (body.userOpenid or "").strip() or (header_openid or "").strip()
     if len(openid) > MAX_NAME_CHARS:
         raise CompatInvalid(f"userOpenid too long (at most {MAX_NAME_CHARS} characters)")
     return openid or None
 
 
+def refuse_nul(texts: Sequence[str]) -> None:
+    # A NUL cannot be stored in PostgreSQL text: refused here (422), not at the write.
+    if any("\x00" in text for text in texts):
+        raise CompatInvalid("a brand, question or model name contains a NUL character")
+
+
 def to_new_diagnosis(
-    body: BrandTestRequest, token_owner: str | None, *, available_models: Sequence[str]
+    body: BrandTestRequest, token_owner: str | None, *, available_models: Sequence[str],
+    header_openid: str | None = None,
 ) -> NewDiagnosis:
     """The request in the engine's terms; model names are resolved later, by the engine."""
     brand, competitors = brands_of(body)
@@ -181,10 +209,13 @@ def to_new_diagnosis(
         raise CompatInvalid(
             "no model selected: tick at least one model", available_models=list(available_models)
         )
+    questions = questions_of(body)
+    owner = owner_of(body, token_owner, header_openid)
+    refuse_nul([brand, *competitors, *platforms, *questions, owner or ""])
     return NewDiagnosis(
         brand=brand,
         competitors=[Competitor(name) for name in competitors],
-        questions=questions_of(body),
+        questions=questions,
         platforms=platforms,
-        owner=owner_of(body, token_owner),
+        owner=owner,
     )
