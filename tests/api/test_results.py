@@ -8,6 +8,7 @@ from typing import Any
 RESULT_FIELDS = {
     "task_key", "question", "subject", "platform", "sample", "status", "error_kind", "answer",
     "latency_ms", "attempts", "usage", "finished_at", "analysis",
+    "truncated", "error",  # issue 14: an answer cut at the cap; why a result is an error
 }
 
 

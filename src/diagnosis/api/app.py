@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
@@ -17,6 +18,7 @@ from diagnosis.api import compat, diagnoses, events, system
 from diagnosis.api.auth import Authenticator, StartRateLimiter
 from diagnosis.api.body_limit import BodyLimitMiddleware
 from diagnosis.api.errors import install_error_handlers
+from diagnosis.api.openapi import install_openapi
 from diagnosis.engine.service import Engine
 from diagnosis.persistence.db import Database, migrate
 from diagnosis.persistence.repository import Repository
@@ -80,12 +82,23 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
     app.state.rate_limiter = StartRateLimiter(settings.start_rate_per_min)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
+    install_openapi(app, platform_names=configured_names(platforms))
     app.include_router(diagnoses.router)
     app.include_router(events.router)
     app.include_router(system.router)
     app.include_router(compat.router)
     _mount_web(app)
     return app
+
+
+def configured_names(platforms: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    for pid, config in platforms.items():
+        if config.configured:
+            for name in (pid, config.display_name, *config.aliases):
+                if name and name not in names:
+                    names.append(name)
+    return names
 
 
 def _mount_web(app: FastAPI) -> None:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from diagnosis.engine.errors import DiagnosisError
 from diagnosis.persistence.faults import is_transient, reason
@@ -57,6 +58,17 @@ def validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, 
     return detail, errors
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path. Starlette's 405 names only the methods of
+    the first route whose path matched, so GET /api/diagnoses would hide POST /api/diagnoses."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route_methods)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DiagnosisError)
     async def _domain(request: Request, exc: DiagnosisError) -> JSONResponse:
@@ -73,9 +85,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:

@@ -16,26 +16,32 @@ from pydantic import (
     WithJsonSchema,
 )
 
+# What the schema promises, in the JSON Schema's own terms (a fuzzer checks both ways): no NUL
+# (PostgreSQL text cannot hold one) and at least one non-space character; maxLength counts the
+# text as sent, before trimming. Lone surrogates never get this far: pydantic refuses them.
+_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
-def _no_nul(value: str) -> str:
-    # A NUL cannot be stored in PostgreSQL text and cuts SQLite strings in some tools: refused
-    # here (422) rather than failing at the write. (Lone surrogates never get this far: pydantic
-    # refuses them as invalid unicode.)
+
+def _trimmed_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain a NUL character")
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty or only spaces")
     return value
 
 
-NoNul = AfterValidator(_no_nul)
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
-]
-Question = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoNul
-]
-PlatformName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
-]
+def _text_schema(max_length: int) -> WithJsonSchema:
+    return WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": _TEXT_PATTERN}
+    )
+
+
+# Trimmed of surrounding spaces, 1..N characters as sent, without NUL.
+_TRIMMED = AfterValidator(_trimmed_text)
+Name = Annotated[str, StringConstraints(max_length=100), _TRIMMED, _text_schema(100)]
+Question = Annotated[str, StringConstraints(max_length=500), _TRIMMED, _text_schema(500)]
+PlatformName = Annotated[str, StringConstraints(max_length=100), _TRIMMED, _text_schema(100)]
 
 
 def _json_integer(value: Any) -> Any:
@@ -53,9 +59,18 @@ def _json_integer(value: Any) -> Any:
     return value
 
 
-JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+def _integer_schema(minimum: int, maximum: int) -> WithJsonSchema:
+    return WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum})
 
-_NAME_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 100}
+
+Samples = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=10),
+                    _integer_schema(1, 10)]
+DeadlineS = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=3600),
+                      _integer_schema(1, 3600)]
+
+_NAME_SCHEMA: dict[str, Any] = {
+    "type": "string", "minLength": 1, "maxLength": 100, "pattern": _TEXT_PATTERN,
+}
 
 
 class CompetitorIn(BaseModel):
@@ -99,14 +114,14 @@ class DiagnosisCreate(BaseModel):
                     "aliases": ["NIO"],
                     "competitors": ["理想", {"name": "小鹏", "aliases": ["XPeng"]}],
                     "questions": ["20万左右的新能源汽车品牌推荐", "{brand}的售后服务怎么样？"],
-                    "platforms": ["DeepSeek", "通义千问", "demo"],
+                    "platforms": ["demo"],
                     "samples": 1,
                 },
                 {
                     "brand": "Anker",
                     "competitors": ["Belkin", "Ugreen"],
                     "questions": ["Which power bank brand is the most reliable?"],
-                    "platforms": ["ChatGPT"],
+                    "platforms": ["Demo"],
                 },
             ]
         },
@@ -127,12 +142,9 @@ class DiagnosisCreate(BaseModel):
         description="Platform ids or display names, e.g. DeepSeek, 通义千问, 豆包 / AI 平台",
     )
     # A JSON true, 1.5 or "2" is a wrong type, not a number to guess at; 2.0 is an integer.
-    samples: JsonInt = Field(
-        1, ge=1, le=10, description="Times each question is asked / 采样次数"
-    )
-    deadline_s: JsonInt | None = Field(
-        None, ge=1, le=3600,
-        description="Deadline in seconds (default 300) / 截止时间（秒）",
+    samples: Samples = Field(1, description="Times each question is asked / 采样次数")
+    deadline_s: DeadlineS | None = Field(
+        None, description="Deadline in seconds (default 300) / 截止时间（秒）",
     )
     owner: Name | None = Field(None, description="Owner (ignored when tokens are on) / 所有者")
 
@@ -150,14 +162,15 @@ CREATE_EXAMPLES: dict[str, Any] = {
             "samples": 2,
         },
     },
-    "several_platforms": {
-        "summary": "Several AI platforms (keys set on the server) / 多个平台",
+    "samples_and_deadline": {
+        "summary": "Samples, deadline, owner; real platforms (DeepSeek, 通义千问, 豆包 ...) are "
+                   "named the same way once their keys are set / 采样、截止时间",
         "value": {
             "brand": "蔚来",
             "competitors": ["理想", "小鹏"],
             "questions": ["20万左右的新能源汽车品牌推荐"],
-            "platforms": ["DeepSeek", "通义千问", "豆包", "Kimi"],
-            "samples": 1,
+            "platforms": ["demo"],
+            "samples": 3,
             "deadline_s": 600,
             "owner": "marketing",
         },
@@ -168,7 +181,7 @@ CREATE_EXAMPLES: dict[str, Any] = {
             "brand": "Anker",
             "competitors": ["Belkin", "Ugreen"],
             "questions": ["Which power bank brand is the most reliable?"],
-            "platforms": ["ChatGPT"],
+            "platforms": ["demo"],
         },
     },
 }
@@ -250,8 +263,25 @@ class HistoryPage(BaseModel):
     limit: int
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="The field, dotted (`competitors.0.name`) / 字段")
+    message: str
+
+
 class ErrorOut(BaseModel):
-    detail: Any = Field(description="What went wrong / 错误说明")
+    """Every 4xx and 5xx body: `detail` always; the other keys where they apply."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str = Field(description="What went wrong / 错误说明")
+    errors: list[FieldError] | None = Field(
+        default=None, description="422: each invalid field / 各字段错误"
+    )
+    available_platforms: list[str] | None = Field(
+        default=None, description="400: the platforms that can be used now / 可用平台"
+    )
+    total_tasks: int | None = Field(default=None, description="422: tasks the request makes")
+    max_tasks: int | None = Field(default=None, description="422: DIAGNOSIS_MAX_TASKS")
 
 
 class Health(BaseModel):
