@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-fast test-browser install lint bench browser-deps clean
+.PHONY: run test test-fast test-browser install lint bench fuzz browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-fast: install
 
 test-browser: install browser-deps
 	$(BIN)/pytest -m browser
+
+# schemathesis with every check and a fixed seed against a live server (also run by `make test`).
+fuzz: install
+	$(BIN)/pytest -q tests/api/test_openapi_fuzz.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
