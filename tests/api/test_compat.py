@@ -10,7 +10,8 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from diagnosis.api.compat import live_brand_summary, miniprogram_events
+from diagnosis.api.compat import miniprogram_events
+from diagnosis.api.compat_vocabulary import live_brand_summary
 
 LEGACY_BODY = {
     "brand_list": ["蔚来", "理想", "小鹏"],
@@ -264,8 +265,17 @@ async def test_since_answers_has_updates_false_when_nothing_changed_without_read
         for since in (str(final["seq"] - 1), (updated - timedelta(seconds=1)).isoformat()):
             answer = (await client.get(f"/test/status/{eid}", params={"since": since})).json()
             assert answer["has_updates"] is True and len(answer["detailed_results"]) == 5
-        bad = await client.get(f"/test/status/{eid}", params={"since": "yesterday"})
-        assert bad.status_code == 422 and bad.json()["status"] == "error"
+        # blank, or the right shape but no real date: nothing is known unchanged, full answer
+        for since in ("", "  ", "2024-02-30"):
+            answer = (await client.get(f"/test/status/{eid}", params={"since": since})).json()
+            assert answer["has_updates"] is True, since
+        # a seq beyond any 64-bit integer is only a number: nothing is newer than it
+        huge = (await client.get(f"/test/status/{eid}",
+                                 params={"since": "9223372036854775808"})).json()
+        assert huge["has_updates"] is False
+        for since in ("yesterday", "-1", "1.5", "2024-13-01"):
+            bad = await client.get(f"/test/status/{eid}", params={"since": since})
+            assert bad.status_code == 422 and bad.json()["status"] == "error", since
 
 
 async def test_an_unknown_execution_is_404_in_the_error_shape(api_client):
@@ -324,3 +334,35 @@ async def test_the_same_run_streams_connected_first_progress_and_complete_last(l
     assert final["status"] == "completed" and final["progress"] == 100 and final["is_completed"]
     # the stream and the polling route agree on the end
     assert polled["status"] == final["status"] and polled["seq"] == final["seq"]
+
+
+async def test_history_pages_are_bounded_and_huge_integers_are_422_not_500(api_client):
+    async with api_client() as (client, _app):
+        first = await start(client, LEGACY_BODY)
+        second = await start(client, LEGACY_BODY)
+        page = (await client.get("/api/diagnosis/history", params={"page": 1, "limit": 1})).json()
+        assert [r["execution_id"] for r in page["reports"]] == [second]  # newest first
+        assert page["pagination"] == {"page": 1, "limit": 1, "total": 2, "has_more": True}
+        page = (await client.get("/api/diagnosis/history", params={"page": 2, "limit": 1})).json()
+        assert [r["execution_id"] for r in page["reports"]] == [first]
+        assert page["pagination"]["has_more"] is False
+        for params in ({"page": "9223372036854775808"}, {"page": 0}, {"limit": 101},
+                       {"limit": 0}, {"page": "x"}, {"page": 10_000_001}):
+            response = await client.get("/api/diagnosis/history", params=params)
+            assert response.status_code == 422, params
+            assert response.json()["status"] == "error"
+        edge = await client.get("/api/diagnosis/history",
+                                params={"page": 10_000_000, "limit": 100})
+        assert edge.status_code == 200 and edge.json()["reports"] == []
+
+
+async def test_history_when_open_files_runs_under_the_clients_openid_header(api_client):
+    async with api_client() as (client, _app):
+        header = {"X-User-OpenID": "o-header-user"}
+        body = {k: v for k, v in LEGACY_BODY.items() if k != "userOpenid"}
+        mine = (await client.post("/api/perform-brand-test", json=body, headers=header)).json()
+        await client.post("/api/perform-brand-test", json=body)  # nobody's
+        history = (await client.get("/api/diagnosis/history", headers=header)).json()
+        assert [r["execution_id"] for r in history["reports"]] == [mine["execution_id"]]
+        everyone = (await client.get("/api/diagnosis/history")).json()
+        assert everyone["pagination"]["total"] == 2

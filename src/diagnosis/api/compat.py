@@ -6,7 +6,6 @@ owner isolation and status read. Errors keep the client's shape {status: "error"
 
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -32,13 +31,19 @@ from diagnosis.api.compat_out import (
     StatusBrief,
     TaskStatusOut,
 )
-from diagnosis.api.compat_schemas import BrandTestRequest, CompatInvalid, to_new_diagnosis
+from diagnosis.api.compat_schemas import (
+    SINCE_PATTERN,
+    BrandTestRequest,
+    parse_since,
+    to_new_diagnosis,
+)
 from diagnosis.api.compat_vocabulary import (
     brand_scores,
     client_model_id,
     client_status,
     in_client_words,
     legacy_row,
+    live_brand_summary,
     own_score,
 )
 from diagnosis.api.deps import EngineDep, OwnerDep, RateLimitDep, SettingsDep, start_key
@@ -158,28 +163,6 @@ async def perform_brand_test(
 
 # -- status -------------------------------------------------------------------------------
 
-_TZ_AT_END = re.compile(r" (\d{2}:?\d{2})$")
-# What the docs promise `since` may be: digits (a seq), or a date with an optional time and
-# zone; blank means no `since`. A string of this shape that is still no real moment is a 422.
-SINCE_PATTERN = (
-    r"^\s*(\d{1,19}|\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
-    r"(Z|[+ -]\d{2}:?\d{2})?)?)?\s*$"
-)
-
-
-def parse_since(since: str) -> int | datetime:
-    """A seq number, or an ISO timestamp (naive = UTC; a '+' that a query turned into a space
-    is put back)."""
-    text = since.strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(_TZ_AT_END.sub(r"+\1", text))
-    except ValueError:
-        raise CompatInvalid("since must be a seq number or an ISO 8601 timestamp") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def changed_since(view: ExecutionStatusView, since: int | datetime) -> bool:
     if isinstance(since, int):
         return view.seq > since
@@ -198,24 +181,6 @@ def brief_status(view: ExecutionStatusView) -> dict[str, Any]:
         "status": view.status.value,
         "seq": view.seq,
     })
-
-
-def live_brand_summary(
-    brands: Sequence[tuple[str, bool]], results: Sequence[Any]
-) -> list[dict[str, Any]]:
-    """Per brand over the ok answers so far: answers mentioning it and the mention rate."""
-    ok = [r for r in results if r.status == "ok"]
-    summary = []
-    for name, is_own in brands:
-        mentions = sum(
-            1 for r in ok
-            if any(m.get("brand") == name for m in (r.analysis or {}).get("mentions", ()))
-        )
-        summary.append({
-            "name": name, "is_own": is_own, "answers": len(ok), "mentions": mentions,
-            "mention_rate": round(mentions / len(ok), 4) if ok else 0.0,
-        })
-    return summary
 
 
 async def brand_summary(
@@ -258,7 +223,7 @@ async def test_status(
     """Status, per-brand summary and per-task results; with `since`, a cheap has_updates=false
     answer when nothing changed. status/stage in the mini-program's words."""
     view = await engine.status(execution_id, owner)
-    moment = parse_since(since) if since is not None and since.strip() else None
+    moment = parse_since(since)
     if moment is not None and not changed_since(view, moment):
         return StatusBrief(**brief_status(view), has_updates=False)
     rows, _ = await engine.results(execution_id, owner, offset=0, limit=max(view.total, 1))

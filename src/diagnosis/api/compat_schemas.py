@@ -6,6 +6,7 @@ before the engine is asked anything, so a refused request writes nothing.
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,6 +89,31 @@ class BrandTestRequest(BaseModel):
     userOpenid: str | None = Field(
         None, description="Owner when tokens are off / 用户 openid（未启用令牌时作为所有者）"
     )
+
+
+# `since` on the status poll: digits (a seq), or a date with an optional time and zone; blank
+# means no `since`. A '+' that a query string turned into a space is put back.
+SINCE_PATTERN = (
+    r"^\s*(\d{1,19}|\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+    r"(Z|[+ -]([01]\d|2[0-3]):?[0-5]\d)?)?)?\s*$"
+)
+_ZONE_AFTER_SPACE = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) (\d{2}:?\d{2})$")
+
+
+def parse_since(since: str | None) -> int | datetime | None:
+    """A seq number, or a moment (naive = UTC); None when blank, or when it has the pattern's
+    shape but is no real date (2024-02-30): then nothing can be known to be unchanged."""
+    text = (since or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(_ZONE_AFTER_SPACE.sub(r"\1+\2", text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def split_questions(text: str) -> list[str]:

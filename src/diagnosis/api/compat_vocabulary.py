@@ -5,6 +5,7 @@ Pure: no I/O. Every number comes from our analysis of the answer text; none is t
 model's claims about itself, so the old scores that were (authority, purity, consistency) are null.
 """
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -81,6 +82,11 @@ def client_model_id(platform: str) -> str:
     return CLIENT_MODEL_IDS.get(platform, platform)
 
 
+def whole(value: float) -> int:
+    """Half up, like the client's Math.round (Python's round() goes to even: 62.5 -> 62)."""
+    return math.floor(value + 0.5)
+
+
 def grade(score: float) -> Grade:
     for cutoff, letter in GRADE_CUTOFFS:
         if score >= cutoff:
@@ -151,13 +157,13 @@ def brand_score(metrics: Mapping[str, Any]) -> BrandScore:
     letter = grade(value)
     return BrandScore(
         isOwn=bool(metrics.get("is_own")),
-        overallScore=round(value),
+        overallScore=whole(value),
         overallGrade=letter,
-        overallVisibility=round(100 * rate),
-        overallSentiment=round(50 * (float(index) + 1)) if index is not None else None,
+        overallVisibility=whole(100 * rate),
+        overallSentiment=whole(50 * (float(index) + 1)) if index is not None else None,
         overallSummary=(
-            f"可见度评分 {round(value)}（{letter}），提及率 {round(100 * rate)}% / "
-            f"visibility score {round(value)} ({letter}), mentioned in {round(100 * rate)}%"
+            f"可见度评分 {whole(value)}（{letter}），提及率 {whole(100 * rate)}% / "
+            f"visibility score {whole(value)} ({letter}), mentioned in {whole(100 * rate)}%"
         ),
         visibilityScore=score,
         mentionRate=rate,
@@ -176,5 +182,23 @@ def own_score(report: Mapping[str, Any] | None) -> int | None:
     """The own brand's overallScore in a stored report, or None (no report yet)."""
     for metrics in (report or {}).get("brands") or ():
         if metrics.get("is_own") and metrics.get("visibility_score") is not None:
-            return round(float(metrics["visibility_score"]))
+            return whole(float(metrics["visibility_score"]))
     return None
+
+
+def live_brand_summary(
+    brands: Sequence[tuple[str, bool]], results: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Per brand over the ok answers so far: answers mentioning it and the mention rate."""
+    ok = [r for r in results if r.status == "ok"]
+    summary = []
+    for name, is_own in brands:
+        mentions = sum(
+            1 for r in ok
+            if any(m.get("brand") == name for m in (r.analysis or {}).get("mentions", ()))
+        )
+        summary.append({
+            "name": name, "is_own": is_own, "answers": len(ok), "mentions": mentions,
+            "mention_rate": round(mentions / len(ok), 4) if ok else 0.0,
+        })
+    return summary
