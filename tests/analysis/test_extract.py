@@ -61,7 +61,15 @@ def test_cjk_name_is_a_plain_substring_so_lixiang_de_xuanze_counts() -> None:
 
 def test_alias_is_reported_under_the_canonical_name_with_all_spellings_counted() -> None:
     found = analyze_answer("理想汽车（Li Auto）旗下的理想L9很受欢迎。", EV)["mentions"]
-    assert found == [{"brand": "理想汽车", "rank": 1, "sentiment": "positive", "count": 3}]
+    assert found == [
+        {
+            "brand": "理想汽车",
+            "rank": 1,
+            "sentiment": "positive",
+            "stance": "recommended",
+            "count": 3,
+        }
+    ]
 
 
 def test_mentions_come_in_order_of_first_appearance() -> None:
@@ -70,8 +78,8 @@ def test_mentions_come_in_order_of_first_appearance() -> None:
 
 
 def test_no_text_gives_no_mentions_and_no_sources() -> None:
-    assert analyze_answer(None, EV) == {"mentions": [], "sources": []}
-    assert analyze_answer("   ", EV) == {"mentions": [], "sources": []}
+    assert analyze_answer(None, EV) == {"mentions": [], "sources": [], "judge": "rules"}
+    assert analyze_answer("   ", EV) == {"mentions": [], "sources": [], "judge": "rules"}
 
 
 def test_a_refusal_mentions_nobody() -> None:

@@ -12,41 +12,46 @@ from collections.abc import Sequence
 from typing import Any
 
 from diagnosis.analysis.mentions import find_mentions
+from diagnosis.analysis.passages import brand_passages
 from diagnosis.analysis.rank import assign_ranks
 from diagnosis.analysis.schemas import BrandSpec
-from diagnosis.analysis.sentiment import LexiconJudge, SentimentJudge, brand_passages
+from diagnosis.analysis.sentiment import SentimentJudge
 from diagnosis.analysis.sources import extract_sources
+from diagnosis.analysis.stance import RulesJudge
 from diagnosis.analysis.text import normalize, parse_layout
 
-_DEFAULT_JUDGE = LexiconJudge()
+_RULES = RulesJudge()
 
 
 def analyze_answer(
     text: str | None, brands: Sequence[BrandSpec], *, judge: SentimentJudge | None = None
 ) -> dict[str, Any]:
-    """-> {"mentions": [{"brand", "rank", "sentiment", "count"}], "sources": [{"url", "domain"}]}
+    """-> {"mentions": [{"brand", "rank", "sentiment", "stance", "count"}], "sources": [...],
+    "judge": "rules"}
 
     `mentions` holds mentioned brands only, by canonical name, in order of first appearance.
+    The rules judge always gives the stance; a `judge` given here replaces its sentiment.
     """
     if not text or not text.strip():
-        return {"mentions": [], "sources": []}
+        return {"mentions": [], "sources": [], "judge": _RULES.name}
     normalized = normalize(text)
     layout = parse_layout(normalized)
     mentions = find_mentions(normalized, brands)
     ranks = assign_ranks(layout, mentions, len(brands))
     passages = brand_passages(normalized, layout, mentions)
     counts = Counter(mention.brand for mention in mentions)
-    chosen = judge or _DEFAULT_JUDGE
     order = list(dict.fromkeys(mention.brand for mention in mentions))
-    return {
-        "mentions": [
+    rows = []
+    for index in order:
+        name, said = brands[index].name, passages.get(index, [])
+        verdict = _RULES.verdict(name, said)
+        rows.append(
             {
-                "brand": brands[index].name,
+                "brand": name,
                 "rank": ranks[index],
-                "sentiment": chosen.judge(brands[index].name, passages.get(index, [])),
+                "sentiment": judge.judge(name, said) if judge else verdict.sentiment,
+                "stance": verdict.stance,
                 "count": counts[index],
             }
-            for index in order
-        ],
-        "sources": extract_sources(text),
-    }
+        )
+    return {"mentions": rows, "sources": extract_sources(text), "judge": _RULES.name}

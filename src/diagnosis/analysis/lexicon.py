@@ -45,6 +45,27 @@ ZH_WEIGHTS.update(
         **_weights("可惜 遗憾 太少 诟病 简陋 单薄 糟糕透顶 翻车 劝退 不靠谱", -1),
     }
 )
+# Common evaluative words, comparatives and superlatives (更 is dropped as a degree adverb, so
+# 更便宜 reads as 便宜; 最 is not, so superlatives are words of their own).
+ZH_WEIGHTS.update(
+    {
+        **_weights(
+            "温和 合理 实用 快 柔和 合适 兼容 干净 清爽 顺手 透明 新鲜 亲民 好喝 浓郁 顺滑 细腻 "
+            "清晰 精准 灵活 自然 低价 价格低 门槛低 种类多 品类多 网点多 选择多 案例多 可口 "
+            "最长 最强 最全 最快 最稳 最低 最便宜 最轻 最安静 最准 最自然 最顺滑 最成熟 最完整 "
+            "最完善 最广 最高效 性价比最高 口碑最好 最实惠 最划算 最友好 最丰富 最精致 最细致 "
+            "独到 耐磨 省钱 免费 轻薄 安静 静音 好用 稳 高效 顺畅 流行",
+            1,
+        ),
+        **_weights(
+            "中规中矩 上火 折腾 臃肿 寡淡 偏淡 偏苦 偏酸 偏甜 夹头 缺货 断流 刺激 闷痘 误导 "
+            "鱼龙混杂 迷路 磨平 霉变 泄露 最短 最差 最弱 最慢 最贵 最少 价格最高 掉电快 耗电快 "
+            "收费 溢价 过度 负担 噪音大 偏小 偏大 偏重 太贵 不便宜 发热 存疑 纠纷 缩水 "
+            "老化 停止 乏味 单一 不全 不友好 不稳",
+            -1,
+        ),
+    }
+)
 
 # Longer neutral words that contain a sentiment word: matched first, scored 0.
 ZH_NEUTRAL: frozenset[str] = frozenset(
@@ -54,7 +75,7 @@ ZH_NEUTRAL: frozenset[str] = frozenset(
     "不断 不仅 不同 不管 不论 不妨 不只 不禁 无论 而且 从而 因而 反而 而言 而是 进而 再好不过 "
     "无疑 无线 无人 不得不 不外乎 "
     "难道 难免 保值率 预算有限 适合您 更适合您 推荐以下 以下推荐 推荐如下 为您推荐 "
-    "给您推荐 推荐几 推荐一些".split()
+    "给您推荐 推荐几 推荐一些 专业软件 延迟退房 快充 快递 免费额度 免费版 免费套餐 最快捷".split()
 )
 
 ZH_NEGATORS: frozenset[str] = frozenset(
@@ -106,7 +127,11 @@ EN_WEIGHTS: dict[str, int] = {
         "value-for-money bargain winner leads reputable capable practical well-known top "
         "well-established impressed admired nicer class-leading responsive lightweight "
         "benchmark easy painless dominates dominant profitable profit recognizable improved "
-        "handy loyal record thriving booming",
+        "handy loyal record thriving booming consistent drinkable durable clearest cheapest "
+        "cheaper lightest lighter quieter quiet easier easiest flexible modern safest softer "
+        "roomy versatile gentle effective fresh bright gorgeous beautiful beautifully lovely "
+        "friendliest friendly generous usable underrated accurate clean simple stable "
+        "tranquillity fun fastest smoothest favourite unlimited plush transparent",
         1,
     ),
     **_weights("best highly-recommended excellent-value unbeatable unmatched", 2),
@@ -120,7 +145,10 @@ EN_WEIGHTS: dict[str, int] = {
         "losses troubled unproven lag lags lagging hassle inferior questionable shaky unstable "
         "cons weakness weaknesses fragile underwhelming cheap-feeling delays delayed "
         "failures failure difficult harsh clunky sluggish thin slipping slowed slower stress "
-        "anxiety struggled losing",
+        "anxiety struggled losing watery bland cluttered uneven finicky gimmicky overkill "
+        "underpowered loud shallow steep pricier markup marked-up hikes lock-in "
+        "unpredictable fillers distracting brutal narrow clog clogs outages scandals devalued "
+        "pills hot drops oxidises oxidizes cakey fades ads",
         -1,
     ),
     **_weights("worst terrible awful avoid horrible", -2),
@@ -172,7 +200,7 @@ EN_PHRASES: dict[str, int] = {
 EN_NEGATORS: frozenset[str] = frozenset(
     "not no never hardly barely neither nor without cannot isn't aren't wasn't weren't "
     "doesn't don't didn't won't can't couldn't shouldn't wouldn't hasn't haven't hadn't ain't "
-    "nothing less".split()
+    "nothing less rarely seldom".split()
 )
 
 # Words that point back to the brand of the previous sentence.

@@ -1,7 +1,8 @@
 """Finding tracked brands in a normalised answer: where each mention is and whose it is.
 
 Latin names match on word boundaries, CJK names as substrings, the longest match wins on
-overlaps. Works on `text.normalize` output only; must never do I/O or judge tone.
+overlaps; a name inside a URL is not a mention (the URL is a source). Works on
+`text.normalize` output only; must never do I/O or judge tone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from diagnosis.analysis.schemas import BrandSpec
+from diagnosis.analysis.sources import url_spans
 from diagnosis.analysis.text import normalize
 
 
@@ -78,6 +80,8 @@ def find_mentions(text: str, brands: Sequence[BrandSpec]) -> list[Mention]:
     """Non-overlapping mentions in text order; the longest candidate wins each overlap."""
     chosen: list[Mention] = []
     taken = bytearray(len(text))
+    for start, end in url_spans(text):  # https://www.brand.com/... names a source
+        taken[start:end] = b"\x01" * (end - start)
     by_length = sorted(_candidates(text, brands), key=lambda m: (m.start - m.end, m.start))
     for mention in by_length:
         if any(taken[mention.start : mention.end]):

@@ -6,6 +6,7 @@ do I/O or look at tone.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,66 +23,88 @@ class ItemHit:
     end: int
 
 
-def _names_a_brand(item: ListItem, mentions: Sequence[Mention]) -> bool:
-    return any(item.start <= m.start < item.head_end for m in mentions)
+class ItemLocator:
+    """Finds the item that ranks a mention, in O(log n) per mention after O(n) set-up.
 
+    Items of one list are in text order, so the item holding a position is found by bisection;
+    whether a list is a list of categories (none of its items names a brand on its own line)
+    is computed once per list.
+    """
 
-def _is_category_list(items: ItemList, mentions: Sequence[Mention]) -> bool:
-    """A list none of whose items names a brand on its own line (一、经济型 / 二、豪华型)."""
-    return not any(_names_a_brand(item, mentions) for item in items.items)
+    def __init__(self, layout: Layout, mentions: Sequence[Mention]) -> None:
+        self.lists = layout.lists
+        self.mention_starts = sorted(m.start for m in mentions)
+        self._starts: dict[int, list[int]] = {}
+        self._category: dict[int, bool] = {}
 
+    def _names_a_brand(self, item: ListItem) -> bool:
+        at = bisect_left(self.mention_starts, item.start)
+        return at < len(self.mention_starts) and self.mention_starts[at] < item.head_end
 
-def _path(lists: Sequence[ItemList], position: int) -> list[tuple[ItemList, int, ListItem]]:
-    """The chain of (list, index, item) from the outermost list down to the innermost item
-    that contains position."""
-    chain: list[tuple[ItemList, int, ListItem]] = []
-    candidates = list(lists)
-    while candidates:
-        for item_list in candidates:
-            hit = next(
-                (
-                    (number, item)
-                    for number, item in enumerate(item_list.items, start=1)
-                    if item.start <= position < max(item.end, item.start + 1)
-                ),
-                None,
-            )
-            if hit:
-                chain.append((item_list, hit[0], hit[1]))
-                candidates = hit[1].children
+    def _is_category_list(self, items: ItemList) -> bool:
+        key = id(items)
+        if key not in self._category:
+            self._category[key] = not any(self._names_a_brand(item) for item in items.items)
+        return self._category[key]
+
+    def _item_at(self, items: ItemList, position: int) -> tuple[int, ListItem] | None:
+        key = id(items)
+        if key not in self._starts:
+            self._starts[key] = [item.start for item in items.items]
+        index = bisect_right(self._starts[key], position) - 1
+        if index < 0:
+            return None
+        item = items.items[index]
+        return (index + 1, item) if position < max(item.end, item.start + 1) else None
+
+    def _path(self, position: int) -> list[tuple[ItemList, int, ListItem]]:
+        """The chain of (list, index, item) from the outermost list down to the innermost
+        item that contains position."""
+        chain: list[tuple[ItemList, int, ListItem]] = []
+        candidates = self.lists
+        while candidates:
+            for item_list in candidates:
+                hit = self._item_at(item_list, position)
+                if hit:
+                    chain.append((item_list, hit[0], hit[1]))
+                    candidates = hit[1].children
+                    break
+            else:
                 break
-        else:
-            break
-    return chain
+        return chain
+
+    def locate(self, mention: Mention) -> ItemHit | None:
+        """The item that ranks this mention, or None when it is outside every list.
+
+        The outermost list wins (nested lines belong to their parent item), except that a
+        list of categories whose items name no brand themselves hands over to its sub-list.
+        """
+        chain = self._path(mention.start)
+        if not chain:
+            return None
+        for item_list, index, item in chain:
+            if not self._is_category_list(item_list):
+                return ItemHit(index, item.start, item.end)
+        _, index, item = chain[-1]
+        return ItemHit(index, item.start, item.end)
 
 
 def locate_item(layout: Layout, mention: Mention, mentions: Sequence[Mention]) -> ItemHit | None:
-    """The item that ranks this mention, or None when it is outside every list.
-
-    The outermost list wins (nested lines belong to their parent item), except that a list of
-    categories whose items name no brand themselves hands over to its sub-list.
-    """
-    chain = _path(layout.lists, mention.start)
-    if not chain:
-        return None
-    for item_list, index, item in chain:
-        if not _is_category_list(item_list, mentions):
-            return ItemHit(index, item.start, item.end)
-    _, index, item = chain[-1]
-    return ItemHit(index, item.start, item.end)
+    """The item that ranks this mention (one-off; use an `ItemLocator` for many mentions)."""
+    return ItemLocator(layout, mentions).locate(mention)
 
 
 def assign_ranks(layout: Layout, mentions: Sequence[Mention], brand_count: int) -> dict[int, int]:
     """Rank per mentioned brand index: the index of its first list item, else its place in
     the order of first mention among all brands found."""
-    first_seen: list[int] = []
+    first_seen: dict[int, None] = {}
     list_rank: dict[int, int] = {}
+    locator = ItemLocator(layout, mentions)
     for mention in mentions:
-        if mention.brand not in first_seen:
-            first_seen.append(mention.brand)
+        first_seen.setdefault(mention.brand)
         if mention.brand in list_rank:
             continue
-        hit = locate_item(layout, mention, mentions)
+        hit = locator.locate(mention)
         if hit is not None:
             list_rank[mention.brand] = hit.index
     return {

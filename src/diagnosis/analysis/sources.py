@@ -36,6 +36,16 @@ def domain_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
+def url_spans(text: str) -> list[tuple[int, int]]:
+    """Where URLs sit in text (the URL itself, not a markdown link's label): names inside
+    them are sources, not mentions (SPEC 8)."""
+    spans = []
+    for found in _URL.finditer(text):
+        group = "md" if found.group("md") else "bare"
+        spans.append(found.span(group))
+    return spans
+
+
 def extract_sources(text: str) -> list[dict[str, str]]:
     """[{"url", "domain"}] in order of first appearance, deduplicated by URL."""
     seen: set[str] = set()

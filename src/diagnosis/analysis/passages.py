@@ -1,0 +1,231 @@
+"""Which text speaks about which brand: the passages a brand's tone and stance are judged on.
+
+A brand's list item, table row or sentence (clause by clause when several brands share it, a
+brand named only as the yardstick of a comparison getting none), plus sentences referring back
+with 它 / it. Linear in the answer's size: every lookup is a bisection or a moving pointer.
+Pure: must never do I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import pairwise
+
+from diagnosis.analysis import lexicon
+from diagnosis.analysis.mentions import Mention
+from diagnosis.analysis.rank import ItemLocator
+from diagnosis.analysis.text import Layout
+
+Span = tuple[int, int]
+
+_SENTENCE_END = re.compile(r"[。!?\n]+|\.(?=\s|$|[\u4e00-\u9fff])")
+# Punctuation ends a clause and is dropped; a contrast word starts the next clause and stays in
+# it, so the judge still sees "A, but B".
+_CLAUSE_PUNCTUATION = re.compile(r"[,;。!?\n]+|\.(?=\s|$)")
+_CLAUSE_WORD = re.compile(
+    r"但是|但|然而|不过|可是|反而|(?<![从因反进然])而(?![且言是])"
+    r"|\b(?:but|while|whereas|however|although|though)\b"
+)
+_OBJECT_BEFORE = re.compile(
+    r"(?:比|相比|相比于|相较于|对比|较之|不如|比不上|比得上|不及|超过|超越|(?<![对关由])于"
+    r"|\bthan|\bcompared (?:to|with)|\bunlike|\bversus|\bvs\.?|\bbeating)\s*(?:the\s+)?$"
+)
+_OBJECT_WINDOW = 24  # characters before a mention that can hold its comparison word
+_COMPARE_SPAN = re.compile(
+    r"(?:与|和|跟|同)(?P<objects>[^,;。!?\n]{1,40}?)"
+    r"(?:相比|比较|比起|对比|比|差不多|一样|相当|接近|相近|类似|持平)"
+)
+# Where a list item's or table row's head ends: the brand named before it owns the unit.
+_HEAD_END = re.compile(r"[:：|]|\s[-–—]\s|\n")
+_HEAD_REACH = 40
+_MARKER = re.compile(
+    r"[\s|#*•·>-]*(?:\(?(?:\d{1,3}|[一二三四五六七八九十]{1,3})[.)、]?\)?)?[\s*_]*"
+)
+_ENUMERATION = re.compile(r"\s*(?:、|和|与|及|以及|或|,|\band\b|\bor\b|&)\s*")
+_FILLER = re.compile(r"(?:[\s\W_]|和|与|及|或|以及|and|or|the)*")
+
+
+def _pieces(start: int, end: int, text: str, pattern: re.Pattern[str]) -> list[Span]:
+    spans, cursor = [], start
+    for found in pattern.finditer(text, start, end):
+        if found.start() > cursor:
+            spans.append((cursor, found.start()))
+        cursor = found.end()
+    if cursor < end:
+        spans.append((cursor, end))
+    return [span for span in spans if text[span[0] : span[1]].strip()]
+
+
+def _clauses(start: int, end: int, text: str) -> list[Span]:
+    """Clauses of a unit: split at punctuation (dropped) and before contrast words (kept)."""
+    spans: list[Span] = []
+    for piece_start, piece_end in _pieces(start, end, text, _CLAUSE_PUNCTUATION):
+        cursor = piece_start
+        for found in _CLAUSE_WORD.finditer(text, piece_start, piece_end):
+            if text[cursor : found.start()].strip():
+                spans.append((cursor, found.start()))
+                cursor = found.start()
+        spans.append((cursor, piece_end))
+    return spans
+
+
+def _objects(text: str, clause: Span, inside: Sequence[Mention]) -> set[Mention]:
+    """Brands named only as the yardstick of a comparison (比理想更省心, 与蔚来、理想相比,
+    than Tesla): the clause is not about them."""
+    compared = [
+        found.span("objects") for found in _COMPARE_SPAN.finditer(text, clause[0], clause[1])
+    ]
+    objects: set[Mention] = set()
+    previous: Mention | None = None
+    for mention in inside:  # in text order
+        before = text[max(clause[0], mention.start - _OBJECT_WINDOW) : mention.start]
+        if (
+            _OBJECT_BEFORE.search(before)
+            or any(start <= mention.start and mention.end <= end for start, end in compared)
+            or (
+                previous in objects
+                and previous is not None
+                and _ENUMERATION.fullmatch(text[previous.end : mention.start])
+            )
+        ):
+            objects.add(mention)
+        previous = mention
+    return objects
+
+
+def _without_mentions(text: str, clause: Span, inside: Sequence[Mention]) -> str:
+    gaps, cursor = [], clause[0]
+    for mention in inside:
+        gaps.append(text[cursor : mention.start])
+        cursor = mention.end
+    gaps.append(text[cursor : clause[1]])
+    return "".join(gaps)
+
+
+def _attribute_clauses(
+    text: str, unit: Span, mentions: Sequence[Mention], out: dict[int, list[str]]
+) -> set[int]:
+    """Share a unit naming several brands out clause by clause; returns the last clause's
+    brands (what a following 它 / it refers to). Each brand gets its runs of consecutive
+    clauses as one passage, separators and contrast words included."""
+    ordered = sorted(mentions, key=lambda m: m.start)
+    pointer = 0
+    current: set[int] = set()
+    pending: set[int] = set()
+    runs: dict[int, list[Span]] = {}
+    previous_clause_end: dict[int, int] = {}
+    clauses = _clauses(unit[0], unit[1], text)
+    for number, clause in enumerate(clauses):
+        inside: list[Mention] = []
+        while pointer < len(ordered) and ordered[pointer].start < clause[1]:
+            if ordered[pointer].start >= clause[0]:
+                inside.append(ordered[pointer])
+            pointer += 1
+        objects = _objects(text, clause, inside)
+        subjects = {m.brand for m in inside if m not in objects}
+        if subjects and _FILLER.fullmatch(_without_mentions(text, clause, inside)):
+            pending |= subjects  # "蔚来，服务好": the name alone, then its clause
+            continue
+        if subjects or pending:
+            current = subjects | pending
+            pending = set()
+        for brand in current:
+            spans = runs.setdefault(brand, [])
+            if spans and previous_clause_end.get(brand) == number - 1:
+                spans[-1] = (spans[-1][0], clause[1])
+            else:
+                spans.append(clause)
+            previous_clause_end[brand] = number
+    for brand, spans in runs.items():
+        out.setdefault(brand, []).extend(text[start:end] for start, end in spans)
+    return current
+
+
+def _refers_back(sentence: str) -> bool:
+    if any(word in sentence for word in lexicon.ZH_BACK_REFERENCES):
+        return True
+    if "其" in sentence and not all(
+        any(word in sentence[max(0, i - 1) : i + 2] for word in lexicon.ZH_QI_NOT_REFERENCE)
+        for i, char in enumerate(sentence)
+        if char == "其"
+    ):
+        return True
+    tokens = re.findall(r"[a-z0-9]+(?:['\-][a-z0-9]+)*", sentence.replace("’", "'"))
+    pairs = {f"{a}-{b}" for a, b in pairwise(tokens)}
+    return bool(lexicon.EN_BACK_REFERENCES & (set(tokens) | pairs))
+
+
+class _Spans:
+    """Sorted, non-overlapping spans; which one holds a position, by bisection."""
+
+    def __init__(self, spans: Sequence[Span]) -> None:
+        self.spans = sorted(spans)
+        self.starts = [span[0] for span in self.spans]
+
+    def holding(self, position: int) -> Span | None:
+        index = bisect_right(self.starts, position) - 1
+        if index >= 0 and position < self.spans[index][1]:
+            return self.spans[index]
+        return None
+
+
+def _owner(text: str, unit: Span, inside: Sequence[Mention]) -> int | None:
+    """The one brand named in the head of a list item or table row ("2. 库迪：..."), which the
+    whole unit is about; None when the head names none or several."""
+    head_start = _MARKER.match(text, unit[0], unit[1])
+    start = head_start.end() if head_start else unit[0]
+    reach = min(unit[1], start + _HEAD_REACH)
+    found = _HEAD_END.search(text, start + 1, reach)
+    head_end = found.start() if found else reach
+    heads = {m.brand for m in inside if m.start < head_end}
+    return heads.pop() if len(heads) == 1 else None
+
+
+def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> dict[int, list[str]]:
+    """The passages each mentioned brand is judged on, keyed by brand index."""
+    sentences = [
+        (paragraph, sentence)
+        for paragraph in layout.prose
+        for sentence in _pieces(paragraph[0], paragraph[1], text, _SENTENCE_END)
+    ]
+    rows, prose_sentences = _Spans(layout.table_rows), _Spans([s for _, s in sentences])
+    locator = ItemLocator(layout, mentions)
+    units: dict[Span, list[Mention]] = {}
+    headed: set[Span] = set()  # list items and table rows: they have a head
+    for mention in mentions:
+        hit = locator.locate(mention)
+        unit: Span | None = (hit.start, hit.end) if hit else rows.holding(mention.start)
+        if unit:
+            headed.add(unit)
+        unit = unit or prose_sentences.holding(mention.start)
+        units.setdefault(unit or (mention.start, mention.end), []).append(mention)
+
+    out: dict[int, list[str]] = {}
+    for unit, inside in units.items():
+        owner = _owner(text, unit, inside) if unit in headed else None
+        if owner is not None:  # the others are named inside its item: yardsticks, mostly
+            out.setdefault(owner, []).append(text[unit[0] : unit[1]])
+        elif len({m.brand for m in inside}) == 1:
+            if _objects(text, unit, inside) != set(inside):  # not only "比小米更好"
+                out.setdefault(inside[0].brand, []).append(text[unit[0] : unit[1]])
+        else:
+            _attribute_clauses(text, unit, inside, out)
+
+    # Sentences that name no brand but refer back to the one just discussed (它 / it).
+    last: set[int] = set()
+    previous_paragraph: Span | None = None
+    for paragraph, sentence in sentences:
+        if paragraph != previous_paragraph:
+            last, previous_paragraph = set(), paragraph
+        named = units.get(sentence)
+        if named and _objects(text, sentence, named) == set(named):
+            named = None  # "它比小米的机型更好": 它 is the previous brand, 小米 a yardstick
+        if named:
+            brands = {m.brand for m in named}
+            last = brands if len(brands) == 1 else _attribute_clauses(text, sentence, named, {})
+        elif last and _refers_back(text[sentence[0] : sentence[1]]):
+            for brand in last:
+                out.setdefault(brand, []).append(text[sentence[0] : sentence[1]])
+    return out

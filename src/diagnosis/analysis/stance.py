@@ -1,0 +1,191 @@
+"""The rules judge: tone and stance of a brand from the structure of its passages.
+
+Clauses are scored with the lexicon (`sentiment.score_passage`), then weighed by structure: after
+a contrast (但 / 不过 / but / though ...) the later clause carries the verdict; recommendation,
+hedge and warning cues (data: stance_cues.json), negated or not, give the stance; a balanced
+conditional ("a fine pick if ..., otherwise ...") is neutral. Pure: must never do I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from diagnosis.analysis.sentiment import Sentiment, score_passage
+
+Stance = Literal["recommended", "alternative", "warned_against", "mentioned"]
+STANCES: tuple[Stance, ...] = ("recommended", "alternative", "warned_against", "mentioned")
+CueKind = Literal["balanced", "warn", "recommend", "hedge"]
+_PRIORITY: tuple[CueKind, ...] = ("balanced", "warn", "recommend", "hedge")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What an answer says about one brand: its tone and what it advises."""
+
+    sentiment: Sentiment
+    stance: Stance
+
+
+def _load_cues() -> dict[str, dict[str, list[str]]]:
+    data = json.loads(Path(__file__).with_name("stance_cues.json").read_text(encoding="utf-8"))
+    return {lang: data[lang] for lang in ("zh", "en")}
+
+
+_CUES = _load_cues()
+_ZH_KIND = {
+    word: kind
+    for kind in ("hedge", "recommend", "warn", "balanced", "not_recommend")
+    for word in _CUES["zh"][kind]
+}
+_ZH_CUE = re.compile("|".join(map(re.escape, sorted(_ZH_KIND, key=len, reverse=True))))
+_EN_CUE = re.compile(
+    "|".join(
+        f"(?P<{kind}{i}>\\b(?:{pattern})\\b)"
+        for kind in _PRIORITY
+        for i, pattern in enumerate(_CUES["en"][kind])
+    )
+)
+_ZH_NEGATOR = re.compile(r"(?:不|没|别|难|非|无法)[^,;.!?。，；！？]{0,5}$")
+_ZH_NEGATOR_WINDOW = 7
+_ZH_NOT_NEGATORS = re.compile(r"不错|不少|不仅|不同|不妨|不管|不论|难得")
+_EN_NEGATOR = re.compile(
+    r"\b(?:not|never|no|hardly|n't|cannot|can't|won't|wouldn't)\s+(?:\w+\s+)?$"
+)
+_BEST_BEFORE = re.compile(r"\bbest\s+(?:\S+\s+)?$")
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[。!?\n])|(?<=\.)(?=\s)")
+_CLAUSE_SPLIT = re.compile(r"[,;:，；：、]+|\s[-–—]\s")
+_CONTRAST_START = re.compile(
+    r"\s*(?:但是|但|不过|然而|可是|可惜|反而|只是|\b(?:but|however|yet|though|although|while|whereas)\b)"
+)
+_CONTRAST_INSIDE = re.compile(
+    r"(?:但是|但|不过|然而|可是|可惜|反而)|\b(?:but|however|yet|though|although|whereas)\b"
+)
+_CONCESSION_START = re.compile(r"\s*(?:虽然|尽管|虽说|虽|\b(?:although|though|while|despite)\b)")
+_MILD = re.compile(r"略|稍|有点|有些|\b(?:slightly|a bit|a little|somewhat|relatively|a touch)\b")
+BEFORE_CONTRAST_WEIGHT = 0.5  # what a clause before "but" still counts
+IMPLIED_TURN = 0.6  # "A is great, but ...": an unscored later clause still turns the verdict
+MILD_FACTOR = 0.3  # "不过售价略高": a mild reservation weighs less
+NEUTRAL_BAND = 0.5  # |score| up to this is neutral
+
+
+_BRANCH_REACH = 12  # a passage opening with "otherwise" is the fallback, not the condition
+
+
+def _zh_cues(text: str) -> set[CueKind]:
+    kinds: set[CueKind] = set()
+    for found in _ZH_CUE.finditer(text):
+        kind = _ZH_KIND[found.group()]
+        if kind == "not_recommend":
+            continue
+        if kind == "balanced" and len(text[: found.start()].strip()) < 2:
+            continue
+        if kind == "recommend":
+            window = text[max(0, found.start() - _ZH_NEGATOR_WINDOW) : found.start()]
+            window = _ZH_NOT_NEGATORS.sub("", window)
+            if _ZH_NEGATOR.search(window):
+                kind = "warn"
+        kinds.add(kind)  # type: ignore[arg-type]
+    return kinds
+
+
+def _en_cues(text: str) -> set[CueKind]:
+    kinds: set[CueKind] = set()
+    for found in _EN_CUE.finditer(text.replace("’", "'")):
+        name = found.lastgroup or ""
+        kind: CueKind = next(k for k in _PRIORITY if name.startswith(k))
+        before = text[max(0, found.start() - 30) : found.start()]
+        if kind == "recommend" and _EN_NEGATOR.search(before):
+            kind = "warn"
+        if kind == "balanced" and len(text[: found.start()].strip()) < _BRANCH_REACH // 4:
+            continue
+        if kind == "hedge" and _BEST_BEFORE.search(before):
+            continue  # "the best Firebase alternative" is a pick, not a fallback
+        kinds.add(kind)
+    return kinds
+
+
+def cues(passage: str) -> set[CueKind]:
+    """The stance cues a passage carries (negated recommendations count as warnings)."""
+    return _zh_cues(passage) | _en_cues(passage)
+
+
+def _sentence_score(sentence: str) -> tuple[float, bool]:
+    """Structure-weighted score of one sentence, and whether any clause had a tone at all."""
+    clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c.strip()]
+    pieces: list[str] = []
+    for clause in clauses:  # "A好但B差" has its contrast inside one clause
+        cursor = 0
+        for found in _CONTRAST_INSIDE.finditer(clause):
+            if found.start() > cursor and clause[cursor : found.start()].strip():
+                pieces.append(clause[cursor : found.start()])
+                cursor = found.start()
+        pieces.append(clause[cursor:])
+    scores = [score_passage(piece) for piece in pieces]
+    evidence = any(scores)
+    turn = max(
+        (i for i, piece in enumerate(pieces) if i > 0 and _CONTRAST_START.match(piece)),
+        default=None,
+    )
+    if turn is None:
+        if pieces and _CONCESSION_START.match(pieces[0]) and len(pieces) > 1:
+            return BEFORE_CONTRAST_WEIGHT * scores[0] + sum(scores[1:]), evidence
+        return sum(scores), evidence
+    before, after = sum(scores[:turn]), sum(scores[turn:])
+    if after == 0 and before != 0:
+        after = -IMPLIED_TURN * before
+    if any(_MILD.search(piece) for piece in pieces[turn:]):
+        after *= MILD_FACTOR
+    return BEFORE_CONTRAST_WEIGHT * before + after, evidence
+
+
+def weighted_score(passage: str) -> tuple[float, bool]:
+    """Sum over sentences of the structure-weighted clause scores; and whether any had a tone."""
+    total, evidence = 0.0, False
+    for sentence in _SENTENCE_SPLIT.split(passage):
+        if sentence.strip():
+            score, has = _sentence_score(sentence)
+            total, evidence = total + score, evidence or has
+    return total, evidence
+
+
+def verdict_of(passages: Sequence[str]) -> Verdict:
+    """The rules: the strongest cue decides the stance, the weighted score the rest."""
+    score, evidence, kinds = 0.0, False, set[CueKind]()
+    for passage in passages:
+        passage_score, has = weighted_score(passage)
+        score, evidence = score + passage_score, evidence or has
+        kinds |= cues(passage)
+    strongest = next((kind for kind in _PRIORITY if kind in kinds), None)
+    if strongest == "balanced":
+        return Verdict("neutral", "alternative")
+    if strongest == "warn":
+        return Verdict("negative", "warned_against")
+    if strongest == "recommend":
+        return Verdict("positive", "recommended")
+    if strongest == "hedge":
+        # A hedged suggestion is mildly positive unless the passage weighs against it.
+        tone: Sentiment = "positive" if score > NEUTRAL_BAND or not evidence else "neutral"
+        return Verdict(tone, "alternative")
+    if score > NEUTRAL_BAND:
+        return Verdict("positive", "recommended")
+    if score < -NEUTRAL_BAND:
+        return Verdict("negative", "warned_against")
+    return Verdict("neutral", "mentioned")
+
+
+class RulesJudge:
+    """The default judge (always runs): structure-aware tone and stance from the rules."""
+
+    name = "rules"
+
+    def judge(self, brand: str, passages: Sequence[str]) -> Sentiment:
+        return verdict_of(passages).sentiment
+
+    def verdict(self, brand: str, passages: Sequence[str]) -> Verdict:
+        return verdict_of(passages)
