@@ -203,6 +203,7 @@ def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> di
         units.setdefault(unit or (mention.start, mention.end), []).append(mention)
 
     out: dict[int, list[str]] = {}
+    last_clause: dict[Span, set[int]] = {}  # per shared unit: the brands a following 它 means
     for unit, inside in units.items():
         owner = _owner(text, unit, inside) if unit in headed else None
         if owner is not None:  # the others are named inside its item: yardsticks, mostly
@@ -211,7 +212,7 @@ def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> di
             if _objects(text, unit, inside) != set(inside):  # not only "比小米更好"
                 out.setdefault(inside[0].brand, []).append(text[unit[0] : unit[1]])
         else:
-            _attribute_clauses(text, unit, inside, out)
+            last_clause[unit] = _attribute_clauses(text, unit, inside, out)
 
     # Sentences that name no brand but refer back to the one just discussed (它 / it).
     last: set[int] = set()
@@ -224,7 +225,7 @@ def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> di
             named = None  # "它比小米的机型更好": 它 is the previous brand, 小米 a yardstick
         if named:
             brands = {m.brand for m in named}
-            last = brands if len(brands) == 1 else _attribute_clauses(text, sentence, named, {})
+            last = brands if len(brands) == 1 else last_clause.get(sentence, brands)
         elif last and _refers_back(text[sentence[0] : sentence[1]]):
             for brand in last:
                 out.setdefault(brand, []).append(text[sentence[0] : sentence[1]])

@@ -55,6 +55,8 @@ def _zh_pattern() -> re.Pattern[str]:
 
 
 _ZH_TOKEN = _zh_pattern()
+_HAS_CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+_HAS_LATIN = re.compile("[a-z]")
 
 
 def _zh_tokens(text: str) -> list[tuple[int, int, str, float]]:
@@ -159,7 +161,8 @@ def score_english(text: str) -> float:
 
 def score_passage(text: str) -> float:
     """Sum of lexicon weights, negation applied, over a normalised passage."""
-    return score_chinese(text) + score_english(text)
+    chinese = score_chinese(text) if _HAS_CJK.search(text) else 0.0
+    return chinese + (score_english(text) if _HAS_LATIN.search(text) else 0.0)
 
 
 def label(score: float) -> Sentiment:
