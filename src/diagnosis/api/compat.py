@@ -6,7 +6,7 @@ owner isolation and status read. Errors keep the client's shape {status: "error"
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from diagnosis import __version__
 from diagnosis.api.compat_out import (
@@ -57,7 +58,7 @@ from diagnosis.engine.views import ExecutionStatusView
 log = logging.getLogger("diagnosis.api.compat")
 
 
-def compat_error(status_code: int, message: str, *, headers: dict[str, str] | None = None,
+def compat_error(status_code: int, message: str, *, headers: Mapping[str, str] | None = None,
                  **extra: Any) -> JSONResponse:
     body = {"status": "error", "error": message, "detail": message, **extra}
     if "available_platforms" in extra:
@@ -84,6 +85,8 @@ class CompatRoute(APIRoute):
                 if "retry_after" in extra:
                     headers = {"Retry-After": str(extra["retry_after"])}
                 return compat_error(exc.status_code, exc.detail, headers=headers, **extra)
+            except StarletteHTTPException as exc:  # e.g. a body that is not UTF-8 (400)
+                return compat_error(exc.status_code, str(exc.detail), headers=exc.headers)
             except SQLAlchemyError as exc:
                 unavailable = database_unavailable(request, exc)
                 if unavailable is None:
@@ -133,7 +136,8 @@ async def connection_check() -> ConnectionCheck:
     response_model=BrandTestStarted,
     summary="Start a diagnosis (mini-program) / 小程序发起检测",
     responses={
-        400: _error("Unknown or unconfigured model, with available_models / 模型不可用"),
+        400: _error("Unknown or unconfigured model (with available_models), or a body that "
+                    "cannot be read / 模型不可用或请求体无法解析"),
         413: {"model": ErrorOut, "description": "Body over 64 KiB / 请求体过大"},
         422: _error("Invalid field or too many tasks / 参数错误"),
         429: _error("Too many starts; see Retry-After / 发起过于频繁"),

@@ -49,11 +49,14 @@ class ModelChoice(BaseModel):
     """One entry of the mini-program's model picker; extra keys (icon, desc ...) are ignored."""
 
     model_config = ConfigDict(extra="ignore")
-    value: Any = None
-    id: Any = None
-    name: Any = None
-    label: Any = None
-    checked: Any = None
+    value: str | None = None
+    id: str | None = None
+    name: str | None = None
+    label: str | None = None
+    checked: bool | int | float | str | None = Field(
+        None, description="Missing or null = checked; false, 0, \"false\", \"0\", \"no\", "
+        "\"off\" and \"\" = not checked"
+    )
 
 
 class BrandTestRequest(BaseModel):
@@ -64,9 +67,11 @@ class BrandTestRequest(BaseModel):
         extra="ignore",
         json_schema_extra={"examples": [{
             "brand_list": ["蔚来", "理想", "小鹏"],
-            "selectedModels": [{"name": "DeepSeek", "value": "deepseek", "checked": True},
-                               {"name": "演示", "value": "demo", "checked": True}],
-            "custom_question": "20万左右的新能源汽车品牌推荐 适合家用吗？\n{brand}的售后怎么样？",
+            # the demo platform, so the example runs on a fresh install; the real client sends
+            # lowercased ids such as "deepseek", "chatgpt", "gemini"
+            "selectedModels": [{"name": "演示", "value": "demo", "checked": True},
+                               {"name": "DeepSeek", "value": "deepseek", "checked": False}],
+            "custom_question": "20万左右的新能源汽车品牌推荐 {brand}的智能驾驶水平怎么样？",
             "userOpenid": "o6_bmjrPTlm6_2sgVt7hMZOPfL2M",
         }]},
     )
