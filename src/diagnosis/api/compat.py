@@ -111,7 +111,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: _error("The database is unavailable; see Retry-After / 数据库暂不可用"),
 }
 # Every integer query parameter is bounded: no value reaches the database as an overflow.
-MAX_PAGE = 10_000_000
+MAX_PAGE = 1_000_000  # as on /api/diagnoses (docs/engine.md)
 MAX_LIMIT = 100
 # The client sends its WeChat openid in this header; it files executions when tokens are off.
 OpenidHeader = Annotated[str | None, Header(alias="X-User-OpenID", max_length=100,
