@@ -6,9 +6,15 @@ OPEN, TEMPLATED = "推荐几款扫地机器人", "{brand}怎么样？"
 
 
 def mention(
-    brand: str, rank: int | None = 1, sentiment: str = "neutral", *, count: int = 1
+    brand: str,
+    rank: int | None = 1,
+    sentiment: str = "neutral",
+    *,
+    count: int = 1,
+    stance: str | None = None,
 ) -> dict[str, Any]:
-    return {"brand": brand, "rank": rank, "sentiment": sentiment, "count": count}
+    found = {"brand": brand, "rank": rank, "sentiment": sentiment, "count": count}
+    return found if stance is None else {**found, "stance": stance}
 
 
 def sources(*urls: str) -> list[dict[str, str]]:

@@ -282,3 +282,26 @@ def test_a_brand_never_mentioned_has_null_rank_and_sentiment(
     assert orbit["avg_rank"] is None and orbit["sentiment_index"] is None
     assert orbit["share_of_voice"] == 0.0 and orbit["visibility_score"] == 0.0
     assert by_name(build_report(report_input(), results)["brands"])[OWN]["share_of_voice"] == 1.0
+
+
+def test_recommend_share_counts_answers_that_recommend_the_brand_over_the_measured_set() -> None:
+    answers = [
+        Answer.from_analysis(
+            {"mentions": [mention(OWN, 1, "positive", stance="recommended"),
+                          mention(BLUE, 2, stance="alternative")]},
+            subject=None, known={OWN, BLUE, ORBIT},
+        ),
+        Answer.from_analysis(
+            {"mentions": [mention(OWN, 1, "negative", stance="warned_against")]},
+            subject=None, known={OWN, BLUE, ORBIT},
+        ),
+        Answer.from_analysis({"mentions": [mention(BLUE, 1)]}, subject=None, known={BLUE}),
+        Answer.from_analysis({"mentions": []}, subject=None, known={OWN}),
+    ]
+    own, blue, orbit = brand_metrics(BRANDS, visibility=answers, sentiment=answers, samples=1)
+    assert (own.recommend_share, blue.recommend_share, orbit.recommend_share) == (0.25, 0.0, 0.0)
+    assert own.stance_counts.model_dump() == {
+        "recommended": 1, "alternative": 0, "warned_against": 1, "mentioned": 0
+    }
+    # an analysis stored before stances existed reads as "mentioned"
+    assert blue.stance_counts.alternative == 1 and blue.stance_counts.mentioned == 1

@@ -25,9 +25,11 @@ OWN, RIVAL = "青柠科技", "蓝鲸智能"
 ANSWER = "1. 青柠科技：很好\n2. 蓝鲸智能，还行"
 
 
-def mention(brand: str, rank: int, sentiment: str = "positive") -> dict[str, Any]:
+def mention(
+    brand: str, rank: int, sentiment: str = "positive", stance: str | None = None
+) -> dict[str, Any]:
     """The answers here name each brand twice, in a positive tone unless told otherwise."""
-    return factories.mention(brand, rank, sentiment, count=2)
+    return factories.mention(brand, rank, sentiment, count=2, stance=stance)
 
 
 def make_input(brands: tuple[BrandSpec, ...]) -> ReportInput:
@@ -53,7 +55,7 @@ def results(make_result: Callable[..., ResultView]) -> list[ResultView]:
     make = functools.partial(make_result, answer=ANSWER)
     return [
         make(
-            mentions=[mention(OWN, 1), mention(RIVAL, 2, "negative")],
+            mentions=[mention(OWN, 1, stance="recommended"), mention(RIVAL, 2, "negative")],
             cited=("https://www.zhihu.com/question/1",),
         ),
         make(
@@ -172,3 +174,17 @@ def test_html_has_bilingual_labels_and_cjk_fonts(report: dict[str, Any]) -> None
 def test_html_of_an_empty_report_renders(brands) -> None:
     page = render_html(build_report(make_input(brands), []))
     assert "no successful answers" in page and "<svg" in page
+
+
+def test_every_renderer_shows_the_recommend_share(
+    report: dict[str, Any], results: list[ResultView], brands: tuple[BrandSpec, ...]
+) -> None:
+    lines = render_markdown(report).splitlines()
+    header = next(line for line in lines if line.startswith("| 品牌 Brand"))
+    own_row = next(line for line in lines if line.startswith(f"| {OWN} (own)"))
+    cells = [c.strip() for c in header.split("|")], [c.strip() for c in own_row.split("|")]
+    assert dict(zip(*cells, strict=True))["推荐率 Recommended"] == "50.0%"
+    assert "推荐 Recommended" in render_html(report)
+    rows = list(csv.reader(io.StringIO(render_csv(results, brands).decode("utf-8-sig"))))
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert (first[f"{OWN} stance"], first[f"{RIVAL} stance"]) == ("recommended", "")

@@ -1,5 +1,6 @@
 """Brand metrics over analysed answers, as defined in docs/metrics.md: mention rate with its
-Wilson interval, average rank, top-1 share, share of voice, sentiment index, visibility score.
+Wilson interval, average rank, top-1 share, share of voice, sentiment index, visibility score,
+stance counts and recommend share.
 
 Pure arithmetic on already-extracted mentions: it never reads answer text, never does I/O and
 imports nothing from the package but diagnosis.analysis.schemas.
@@ -18,6 +19,7 @@ from diagnosis.analysis.schemas import BrandSpec
 
 Z_95 = 1.96
 SENTIMENTS = ("positive", "neutral", "negative")
+STANCES = ("recommended", "alternative", "warned_against", "mentioned")
 # visibility_score = 100 x (W_MENTION x mention_rate + W_RANK x rank_score + W_SENTIMENT x s)
 W_MENTION, W_RANK, W_SENTIMENT = 0.5, 0.3, 0.2
 RATE_DIGITS = 4  # ratios, intervals, ranks and indices are rounded to 4 decimals
@@ -31,6 +33,7 @@ class Mention:
     rank: int | None
     sentiment: str = "neutral"
     count: int = 1
+    stance: str = "mentioned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +58,12 @@ class Answer:
                 rank = None
             sentiment = raw.get("sentiment")
             count = raw.get("count")
+            stance = raw.get("stance")
             mentions[brand] = Mention(
                 rank=rank,
                 sentiment=sentiment if sentiment in SENTIMENTS else "neutral",
                 count=count if isinstance(count, int) and count > 0 else 1,
+                stance=stance if stance in STANCES else "mentioned",
             )
         return cls(mentions=mentions, subject=subject)
 
@@ -67,6 +72,13 @@ class SentimentCounts(BaseModel):
     positive: int = 0
     neutral: int = 0
     negative: int = 0
+
+
+class StanceCounts(BaseModel):
+    recommended: int = 0
+    alternative: int = 0
+    warned_against: int = 0
+    mentioned: int = 0
 
 
 class BrandMetrics(BaseModel):
@@ -87,6 +99,8 @@ class BrandMetrics(BaseModel):
     sentiment_counts: SentimentCounts
     sentiment_index: float | None
     visibility_score: float | None
+    stance_counts: StanceCounts = StanceCounts()  # over the answers mentioning the brand
+    recommend_share: float = 0.0  # answers recommending the brand / answers in the set
 
 
 def wilson_interval(successes: int, n: int, *, z: float = Z_95) -> tuple[float, float] | None:
@@ -128,9 +142,11 @@ class _Tally:
     ranks: list[int] = field(default_factory=list)
     top1: int = 0
     weight: float = 0.0
+    stances: StanceCounts = field(default_factory=StanceCounts)
 
     def add(self, mention: Mention) -> None:
         self.mentions += 1
+        setattr(self.stances, mention.stance, getattr(self.stances, mention.stance) + 1)
         if mention.rank is not None:
             self.ranks.append(mention.rank)
         self.top1 += mention.rank == 1
@@ -194,6 +210,8 @@ def _metrics(
         visibility_score=_r(visibility_score(rate, rank_score, index), SCORE_DIGITS)
         if with_score
         else None,
+        stance_counts=tally.stances,
+        recommend_share=round(_ratio(tally.stances.recommended, n), RATE_DIGITS),
     )
 
 

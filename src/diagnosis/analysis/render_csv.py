@@ -27,7 +27,7 @@ BASE_COLUMNS = (
     "error_kind",
     "latency_ms",
 )
-BRAND_FIELDS = ("mentioned", "rank", "sentiment", "count")
+BRAND_FIELDS = ("mentioned", "rank", "sentiment", "count", "stance")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -57,9 +57,9 @@ def _brand_cells(result: ResultView, brands: Sequence[BrandSpec]) -> list[Any]:
     for brand in brands:
         m = by_brand.get(brand.name)
         if m is None:
-            cells += [0, None, None, 0]
+            cells += [0, None, None, 0, None]
         else:
-            cells += [1, m.get("rank"), m.get("sentiment"), m.get("count", 1)]
+            cells += [1, m.get("rank"), m.get("sentiment"), m.get("count", 1), m.get("stance")]
     return cells
 
 

@@ -20,6 +20,7 @@ _BRAND_HEADERS = [
     "声量 SoV",
     "加权声量 SoV (rank-weighted)",
     "情感指数 Sentiment",
+    "推荐率 Recommended",
     "可见度 Visibility",
 ]
 # compact=True: the HTML page's narrower labels for some of those columns.
@@ -27,6 +28,7 @@ _BRAND_HEADERS_COMPACT = {
     "提及率 Mention rate": "提及率 Mention",
     "加权声量 SoV (rank-weighted)": "加权声量 Weighted SoV",
     "情感指数 Sentiment": "情感 Sentiment",
+    "推荐率 Recommended": "推荐 Recommended",
 }
 
 
@@ -61,6 +63,7 @@ def brands_table(report: dict, *, compact: bool = False) -> Table:
             pct(b["share_of_voice"]),
             pct(b["share_of_voice_weighted"]),
             num(b["sentiment_index"]),
+            pct(b.get("recommend_share")),  # absent from reports stored before it existed
             num(b["visibility_score"], 1),
         )
         for b in report["brands"]
