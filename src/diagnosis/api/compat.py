@@ -1,7 +1,9 @@
-"""The WeChat mini-program's routes (SPEC 6), with the field names its client already uses.
+"""The WeChat mini-program's routes (SPEC 6): its main flow (connection check, start, poll,
+stream, results page, history) in the field names and status vocabulary its client reads.
 
 The same engine underneath as /api/diagnoses: the same validation limits, start-rate limit,
-owner isolation and status read. Errors keep the client's shape {status: "error", error, ...}.
+owner isolation and status read; the translation lives in compat_vocabulary. Errors keep the
+client's shape {status: "error", error, ...}. Never changes /api/diagnoses' vocabulary.
 """
 
 import json
