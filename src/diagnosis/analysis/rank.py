@@ -35,6 +35,7 @@ class ItemLocator:
         self.lists = layout.lists
         self.mention_starts = sorted(m.start for m in mentions)
         self._starts: dict[int, list[int]] = {}
+        self._list_starts: dict[int, list[int]] = {}
         self._category: dict[int, bool] = {}
 
     def _names_a_brand(self, item: ListItem) -> bool:
@@ -57,20 +58,28 @@ class ItemLocator:
         item = items.items[index]
         return (index + 1, item) if position < max(item.end, item.start + 1) else None
 
+    def _list_at(self, lists: list[ItemList], position: int) -> ItemList | None:
+        """The one list of `lists` that can hold `position`: sibling lists follow each other in
+        the text without overlapping, so it is the last one starting at or before it (found
+        by bisection: an answer of thousands of one-item lists must not cost lists x mentions)."""
+        key = id(lists)
+        if key not in self._list_starts:
+            self._list_starts[key] = [lst.items[0].start if lst.items else -1 for lst in lists]
+        index = bisect_right(self._list_starts[key], position) - 1
+        return lists[index] if index >= 0 else None
+
     def _path(self, position: int) -> list[tuple[ItemList, int, ListItem]]:
         """The chain of (list, index, item) from the outermost list down to the innermost
         item that contains position."""
         chain: list[tuple[ItemList, int, ListItem]] = []
         candidates = self.lists
         while candidates:
-            for item_list in candidates:
-                hit = self._item_at(item_list, position)
-                if hit:
-                    chain.append((item_list, hit[0], hit[1]))
-                    candidates = hit[1].children
-                    break
-            else:
+            item_list = self._list_at(candidates, position)
+            hit = self._item_at(item_list, position) if item_list is not None else None
+            if hit is None or item_list is None:
                 break
+            chain.append((item_list, hit[0], hit[1]))
+            candidates = hit[1].children
         return chain
 
     def locate(self, mention: Mention) -> ItemHit | None:

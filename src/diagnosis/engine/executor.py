@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("diagnosis.engine.executor")
 
-# Answers up to this size are analysed on the loop: a few milliseconds at most. Longer ones
+# Answers up to this size are analysed on the loop (a few milliseconds at most, measured on
+# adversarial lists of mentions); longer ones
 # (up to DIAGNOSIS_MAX_ANSWER_CHARS) go to a thread.
-INLINE_ANALYSIS_CHARS = 8_000
+INLINE_ANALYSIS_CHARS = 3_000
 
 
 class StopReason(StrEnum):
