@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # statement may run before the server cancels it.
     db_pool_size: int = Field(10, ge=1)
     db_statement_timeout_s: float = Field(30.0, gt=0)
+    # The LLM judge (SPEC 8, 9): a platform id that relabels each ok answer's sentiment and
+    # stance after the fan-out (empty: the rules judge only), within this many seconds.
+    judge_platform: str = ""
+    judge_deadline_s: float = Field(60.0, gt=0)
 
     @field_validator("platforms_file", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
+from diagnosis.analysis.judge import judge_agreement
 from diagnosis.analysis.metrics import Answer, BrandMetrics, brand_metrics, subject_metrics
 from diagnosis.analysis.schemas import BrandSpec
 
@@ -139,6 +140,16 @@ class Errors(BaseModel):
     by_platform: dict[str, dict[str, int]]
 
 
+class Judges(BaseModel):
+    """Who labelled sentiment and stance (docs/analysis.md, "Judges"), and how often an LLM
+    judge agreed with the rules where both ran."""
+
+    labelled_by: dict[str, int]  # answers per judge: "rules", "llm:<model>"
+    compared_mentions: int
+    sentiment_agreement: float | None
+    stance_agreement: float | None
+
+
 class Report(BaseModel):
     execution_id: str
     status: str
@@ -156,6 +167,7 @@ class Report(BaseModel):
     gaps: list[Gap]
     sources: Sources
     errors: Errors
+    judges: Judges
 
 
 def question_kind(template: str) -> QuestionKind:
@@ -362,5 +374,6 @@ def build_report(inp: ReportInput, results: Sequence[ResultView], *, top_n: int 
         gaps=_gap_section(inp, analysed),
         sources=_source_section(analysed, top_n),
         errors=_error_section(results),
+        judges=Judges(**judge_agreement(r.analysis for r, _ in analysed if r.analysis)),
     )
     return report.model_dump(mode="json")

@@ -18,6 +18,7 @@ from diagnosis.constants import ErrorKind, ExecutionStatus, ResultStatus, Stage
 from diagnosis.engine import metrics
 from diagnosis.engine.cache import LiveExecution, PlatformCounters, utcnow
 from diagnosis.engine.calls import CallOutcome
+from diagnosis.engine.judging import judge_execution
 from diagnosis.engine.reporter import ProgressReporter
 from diagnosis.engine.reports import build_execution_report
 from diagnosis.engine.views import status_view, task_summary
@@ -119,6 +120,8 @@ class ExecutionRun:
             self._end_unfinished(reason)
             live.move(stage=Stage.analyzing)
             await self.reporter.flush()
+            if reason is not StopReason.cancelled:  # the LLM judge, if set; bounded (issue 12)
+                await judge_execution(self.engine, self.execution_id)
             live.report = await self._report(reason)
             status = final_status(live, reason)
             live.move(status=status, stage=Stage.done)

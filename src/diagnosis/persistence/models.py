@@ -96,3 +96,15 @@ class TaskResult(SQLModel, table=True):
     usage: dict[str, int] | None = Field(default=None, sa_type=NullableJSON)
     analysis: dict[str, Any] | None = Field(default=None, sa_type=NullableJSON)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class JudgeVerdict(SQLModel, table=True):
+    """An LLM judge's labels for one answer (issue 12), so a retry or a re-report never pays
+    for the same judgement twice: keyed by sha256 of (answer, brands, judge model)."""
+
+    __tablename__ = "judge_verdicts"
+
+    key: str = Field(primary_key=True, max_length=64)
+    model: str
+    verdicts: dict[str, Any] = Field(sa_type=JSON)  # {brand: {"sentiment", "stance"}}
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
