@@ -3,6 +3,7 @@
 import asyncio
 import email.utils
 import time
+from typing import Any
 
 from diagnosis.constants import ErrorKind
 from diagnosis.engine.breaker import BreakerState, CircuitBreaker
@@ -176,3 +177,46 @@ async def test_rpm_spaces_the_calls_evenly(fake_openai) -> None:
     stamps = sorted(c.received_at for c in fake_openai.calls_for("m"))
     # 600 per minute = one per 0.1 s: five calls span at least four intervals
     assert len(stamps) == 5 and stamps[-1] - stamps[0] >= 0.35
+
+
+async def test_metric_children_are_bound_once_per_platform_not_per_call(
+    fake_openai, monkeypatch
+) -> None:
+    # given every `.labels()` lookup of the per-call metrics counted
+    from diagnosis.engine import metrics
+
+    lookups: list[str] = []
+    for name in ("CALL_LATENCY", "PROVIDER_CALLS", "BREAKER_STATE"):
+        family = getattr(metrics, name)
+        original = family.labels
+
+        def counted(*labels: str, _name: str = name, _original: Any = original) -> Any:
+            lookups.append(_name)
+            return _original(*labels)
+
+        monkeypatch.setattr(family, "labels", counted)
+    fake_openai.script("m", status(500))
+    fake_openai.default("m", ok("好的"))
+    rt = runtime(fake_openai, threshold=10, max_retries=0)
+
+    # when 20 calls end, one of them failed
+    outcomes = [await rt.call(ChatRequest(f"q{i}")) for i in range(20)]
+
+    # then one lookup per family at start, one per distinct outcome, none per call
+    assert [o.error_kind for o in outcomes].count(ErrorKind.server_error) == 1
+    assert sorted(lookups) == ["BREAKER_STATE", "CALL_LATENCY", "PROVIDER_CALLS", "PROVIDER_CALLS"]
+
+
+async def test_a_retried_call_counts_each_attempt_and_logs_each_retry(fake_openai, caplog) -> None:
+    fake_openai.script("m", status(503), status(500), ok("好的"))
+    caplog.set_level("WARNING", logger="diagnosis.engine.calls")
+
+    outcome = await runtime(fake_openai, threshold=10, max_retries=2).call(
+        ChatRequest("q"), key="exec-1"
+    )
+
+    assert outcome.error_kind is None and outcome.attempts == 3
+    retries = [r.getMessage() for r in caplog.records if "retrying call" in r.getMessage()]
+    assert len(retries) == 2
+    assert "execution_id=exec-1" in retries[0] and "attempt=1" in retries[0]
+    assert "attempt=2" in retries[1]

@@ -2,7 +2,8 @@
 
 `PlatformRuntime` is process-wide, one per platform, shared by every execution, because a
 provider's limits belong to its API key. It never raises for a provider's failure: every
-ending becomes a `CallOutcome`; only cancellation propagates.
+ending becomes a `CallOutcome`; only cancellation propagates. Nothing per call is built that a
+platform could build once: the retry policy, the metric children.
 """
 
 import asyncio
@@ -10,9 +11,9 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from diagnosis.constants import BREAKER_FAILURE_KINDS, RETRYABLE_KINDS, ErrorKind
 from diagnosis.engine import metrics
@@ -55,10 +56,6 @@ class _Refused(Exception):
     """The open breaker refused an attempt: ends the retry loop, is never retried."""
 
 
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, ProviderError) and exc.kind in RETRYABLE_KINDS
-
-
 class PlatformRuntime:
     def __init__(
         self,
@@ -85,40 +82,39 @@ class PlatformRuntime:
         # One call per 60/rpm seconds, evenly spaced: a bucket of `rpm` would let a whole
         # minute's calls out in the first second, which providers answer with 429s.
         self._rate = AsyncLimiter(1, 60 / rpm) if rpm else None
+        # Label children bound once: `.labels()` hashes and locks on every lookup.
+        self._latency = metrics.CALL_LATENCY.labels(platform_id)
+        self._breaker_gauge = metrics.BREAKER_STATE.labels(platform_id)
+        self._outcomes: dict[ErrorKind | None, Any] = {}
 
     async def call(self, request: ChatRequest, *, key: str = "") -> CallOutcome:
         """One task's call with retries; `key` (the execution) shares the platform's slots
         fairly between executions."""
-        attempts = 0
-        last: ProviderError | None = None
         started = time.perf_counter()
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.max_retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception(_retryable),
-            before_sleep=lambda state: self._log_retry(state, key),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    try:
-                        completion = await self._attempt(request, key)
-                    except ProviderError as exc:
-                        last = exc
-                        raise
-        except _Refused:
-            attempts -= 1
-            if last is None:
-                return CallOutcome(None, ErrorKind.circuit_open, "circuit open", 0, None)
-            return self._failed(last, attempts, started)
-        except ProviderError as exc:
-            return self._failed(exc, attempts, started)
-        latency = completion.latency_ms or int((time.perf_counter() - started) * 1000)
-        # Whatever the platform sent, what enters the engine can be stored (and is bounded).
-        completion = storable_completion(completion, self.max_answer_chars)
-        return CallOutcome(completion, None, None, attempts, latency)
+        last: ProviderError | None = None
+        # The policy is the platform's (built once); a loop needs no object per call. tenacity's
+        # AsyncRetrying keeps its state on the instance, so one could not be shared instead.
+        attempts = self.retry.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                completion = await self._attempt(request, key)
+            except _Refused:
+                if last is None:
+                    return CallOutcome(None, ErrorKind.circuit_open, "circuit open", 0, None)
+                return self._failed(last, attempt - 1, started)
+            except ProviderError as exc:
+                last = exc
+                if exc.kind not in RETRYABLE_KINDS or attempt == attempts:
+                    return self._failed(exc, attempt, started)
+                wait = self.retry.delay(attempt, exc)
+                self._log_retry(exc, attempt, wait, key)
+                await asyncio.sleep(wait)
+                continue
+            latency = completion.latency_ms or int((time.perf_counter() - started) * 1000)
+            # Whatever the platform sent, what enters the engine can be stored (and is bounded).
+            completion = storable_completion(completion, self.max_answer_chars)
+            return CallOutcome(completion, None, None, attempt, latency)
+        raise AssertionError("unreachable: the last attempt returns")
 
     async def _attempt(self, request: ChatRequest, key: str) -> Completion:
         """One HTTP attempt under the global and platform limits, counted by the breaker."""
@@ -158,8 +154,8 @@ class PlatformRuntime:
         return completion
 
     def _count(self, permit: Permit, kind: ErrorKind | None, begun: float) -> None:
-        metrics.CALL_LATENCY.labels(self.platform_id).observe(time.perf_counter() - begun)
-        metrics.PROVIDER_CALLS.labels(self.platform_id, kind.value if kind else "ok").inc()
+        self._latency.observe(time.perf_counter() - begun)
+        self._outcome_counter(kind).inc()
         if kind is None:
             self.breaker.record_success(permit)
         elif kind in BREAKER_FAILURE_KINDS:
@@ -168,23 +164,26 @@ class PlatformRuntime:
             self.breaker.release(permit)
         self._publish_breaker()
 
+    def _outcome_counter(self, kind: ErrorKind | None) -> Any:
+        """The platform's `provider_calls_total` child for one outcome, bound on first use."""
+        child = self._outcomes.get(kind)
+        if child is None:
+            outcome = kind.value if kind else "ok"
+            child = self._outcomes[kind] = metrics.PROVIDER_CALLS.labels(self.platform_id, outcome)
+        return child
+
     def _publish_breaker(self) -> None:
-        metrics.BREAKER_STATE.labels(self.platform_id).set(_BREAKER_GAUGE[self.breaker.state])
+        self._breaker_gauge.set(_BREAKER_GAUGE[self.breaker.state])
 
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        return self.retry.delay(state.attempt_number, error)
-
-    def _log_retry(self, state: RetryCallState, execution_id: str) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        kind = error.kind.value if isinstance(error, ProviderError) else type(error).__name__
-        wait = state.next_action.sleep if state.next_action else 0.0
+    def _log_retry(
+        self, error: ProviderError, attempt: int, wait: float, execution_id: str
+    ) -> None:
         log.warning(
             "retrying call execution_id=%s platform=%s kind=%s attempt=%d wait_s=%.2f",
             execution_id or "-",
             self.platform_id,
-            kind,
-            state.attempt_number,
+            error.kind.value,
+            attempt,
             wait,
         )
 

@@ -1,7 +1,9 @@
 """OpenAI-compatible chat completions: one POST per call over one pooled client per platform.
 
-Translates every httpx outcome into a ProviderError kind at this boundary. Never retries (the
-engine does), and never puts a key, a request header or a whole body in an error message.
+Translates every transport outcome (httpx's exception tree, see transport.py) into a
+ProviderError kind at this boundary. Never retries (the engine does), and never puts a key, a
+request header or a whole body in an error message. URL, headers and timeouts are built once
+per platform; a call builds only its body.
 """
 
 import json
@@ -17,10 +19,17 @@ from diagnosis.constants import ErrorKind
 from diagnosis.providers.base import ChatRequest, Completion
 from diagnosis.providers.config import PlatformConfig
 from diagnosis.providers.errors import ProviderError
-from diagnosis.providers.transport import default_transport, is_connection_error
+from diagnosis.providers.transport import (
+    AiohttpClient,
+    HttpClient,
+    HttpxTransportClient,
+    RawResponse,
+    is_connection_error,
+)
 
 _SNIPPET_CHARS = 200
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+_BASE_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
 class OpenAICompatibleProvider:
@@ -32,32 +41,42 @@ class OpenAICompatibleProvider:
         self.platform_id = config.id
         self.config = config
         self._url = config.base_url.rstrip("/") + "/chat/completions"
-        limits = httpx.Limits(
-            max_connections=config.max_concurrency,
-            max_keepalive_connections=config.max_concurrency,
+        self._client: HttpClient = (
+            AiohttpClient(
+                self._url, max_connections=config.max_concurrency, timeout_s=config.timeout_s
+            )
+            if transport is None
+            else HttpxTransportClient(self._url, transport=transport, timeout_s=config.timeout_s)
         )
-        # `limits` shapes httpx's own pool when a caller injects its default transport;
-        # ours (aiohttp) is sized by `default_transport`.
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(config.timeout_s),
-            limits=limits,
-            transport=transport if transport is not None else default_transport(config),
-            headers={"Accept": "application/json"},
-        )
+        # The key is read at each call (it may be set after start-up); the headers are rebuilt
+        # only when it changed.
+        self._headers_key: str | None = None
+        self._headers: dict[str, str] = dict(_BASE_HEADERS)
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleProvider(platform_id={self.platform_id!r}, url={self._url!r})"
 
+    def _headers_for(self, key: str | None) -> dict[str, str]:
+        if key != self._headers_key:
+            headers = dict(_BASE_HEADERS)
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            self._headers, self._headers_key = headers, key
+        return self._headers
+
     async def complete(self, request: ChatRequest) -> Completion:
         key = self.config.api_key()
-        headers = {"Authorization": f"Bearer {key}"} if key else None
         body = {
             "model": self.config.model,
             "messages": [{"role": "user", "content": request.prompt}],
         }
+        # What httpx's `json=` sent: compact, UTF-8, no NaN.
+        content = json.dumps(
+            body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
         started = time.perf_counter()
         try:
-            response = await self._client.post(self._url, json=body, headers=headers)
+            response = await self._client.post(content, self._headers_for(key))
         except httpx.TimeoutException as exc:
             if is_connection_error(exc):
                 raise self._error(ErrorKind.network, "connection failed") from exc
@@ -67,15 +86,15 @@ class OpenAICompatibleProvider:
             message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
             raise self._error(ErrorKind.network, message) from exc
         latency_ms = round((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
+        if response.status != 200:
             raise self._status_error(response, key)
         return self._parse(response, latency_ms)
 
-    def _parse(self, response: httpx.Response, latency_ms: int) -> Completion:
+    def _parse(self, response: RawResponse, latency_ms: int) -> Completion:
         try:
-            data = response.json()
+            data = json.loads(response.body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            content_type = response.headers.get("content-type", "unknown")
+            content_type = response.content_type or "unknown"
             raise self._error(
                 ErrorKind.bad_response, f"200 with a non-JSON body ({content_type})", status=200
             ) from exc
@@ -92,12 +111,12 @@ class OpenAICompatibleProvider:
             latency_ms=latency_ms,
         )
 
-    def _status_error(self, response: httpx.Response, key: str | None) -> ProviderError:
-        code = response.status_code
-        snippet = _scrub(response.text[: _SNIPPET_CHARS * 2], key)[:_SNIPPET_CHARS]
+    def _status_error(self, response: RawResponse, key: str | None) -> ProviderError:
+        code = response.status
+        snippet = _scrub(response.text()[: _SNIPPET_CHARS * 2], key)[:_SNIPPET_CHARS]
         message = f"HTTP {code}: {snippet}" if snippet else f"HTTP {code}"
         # Retry-After is honoured wherever a retry may follow: 429, 503 (and any 5xx), 408.
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(response.retry_after)
         if code == 429:
             return self._error(
                 ErrorKind.rate_limited, message, status=code, retry_after=retry_after
