@@ -30,7 +30,8 @@ _CLAUSE_WORD = re.compile(
 )
 _OBJECT_BEFORE = re.compile(
     r"(?:比|相比|相比于|相较于|对比|较之|不如|比不上|比得上|不及|超过|超越|(?<![对关由])于"
-    r"|\bthan|\bcompared (?:to|with)|\bunlike|\bversus|\bvs\.?|\bbeating)\s*(?:the\s+)?$"
+    r"|\bthan|\bcompared (?:to|with)|\bunlike|\bversus|\bvs\.?|\bbeating"
+    r"|\b(?:half|twice|double|triple|a third) (?:of )?what)\s*(?:(?:the|a|an)\s+)?$"
 )
 _OBJECT_WINDOW = 24  # characters before a mention that can hold its comparison word
 _COMPARE_SPAN = re.compile(
@@ -214,13 +215,19 @@ def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> di
         else:
             last_clause[unit] = _attribute_clauses(text, unit, inside, out)
 
-    # Sentences that name no brand but refer back to the one just discussed (它 / it).
+    # Sentences that name no brand but refer back to the one just discussed (它 / it), or sit
+    # in the section of a "### Brand" heading that names one brand.
     last: set[int] = set()
+    section: set[int] = set()
     previous_paragraph: Span | None = None
     for paragraph, sentence in sentences:
         if paragraph != previous_paragraph:
             last, previous_paragraph = set(), paragraph
         named = units.get(sentence)
+        heading = text.startswith("#", sentence[0])
+        if heading:
+            brands_here = {m.brand for m in named or ()}
+            section = brands_here if len(brands_here) == 1 else set()
         if named and _objects(text, sentence, named) == set(named):
             named = None  # "它比小米的机型更好": 它 is the previous brand, 小米 a yardstick
         if named:
@@ -228,5 +235,8 @@ def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> di
             last = brands if len(brands) == 1 else last_clause.get(sentence, brands)
         elif last and _refers_back(text[sentence[0] : sentence[1]]):
             for brand in last:
+                out.setdefault(brand, []).append(text[sentence[0] : sentence[1]])
+        elif section and not heading:
+            for brand in section:
                 out.setdefault(brand, []).append(text[sentence[0] : sentence[1]])
     return out
