@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     # stance after the fan-out (empty: the rules judge only), within this many seconds.
     judge_platform: str = ""
     judge_deadline_s: float = Field(60.0, gt=0)
+    # Monitors (SPEC 12, docs/monitors.md): the shortest interval a schedule may have; how often
+    # the scheduler looks for due slots and finished runs at the latest; webhook delivery tries,
+    # first backoff (doubling, capped at 60 s) and per-try timeout; the dashboard's address for
+    # report links in alerts (empty: links are relative paths).
+    monitor_min_interval_s: int = Field(300, ge=1)
+    monitor_tick_s: float = Field(5.0, gt=0)
+    monitor_webhook_attempts: int = Field(5, ge=1, le=20)
+    monitor_webhook_backoff_s: float = Field(1.0, ge=0)
+    monitor_webhook_timeout_s: float = Field(10.0, gt=0)
+    public_url: str = ""
 
     @field_validator("platforms_file", mode="before")
     @classmethod

@@ -14,12 +14,13 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from diagnosis import __version__
-from diagnosis.api import compat, diagnoses, events, system
+from diagnosis.api import compat, diagnoses, events, monitors, system
 from diagnosis.api.auth import Authenticator, StartRateLimiter
 from diagnosis.api.body_limit import BodyLimitMiddleware
 from diagnosis.api.errors import install_error_handlers
 from diagnosis.api.openapi import install_openapi
 from diagnosis.engine.service import Engine
+from diagnosis.monitors.runtime import MonitorRuntime
 from diagnosis.persistence.db import Database, migrate
 from diagnosis.persistence.repository import Repository
 from diagnosis.providers.registry import PlatformRegistry, load_platforms
@@ -57,9 +58,14 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
         app.state.engine = engine
         if resume:
             await engine.runner.resume_unfinished()
+        # Monitors (SPEC 12): the scheduler runs in this process (the single-process default).
+        monitoring = MonitorRuntime(engine, database)
+        app.state.monitors = monitoring
+        await monitoring.start()
         try:
             yield
         finally:
+            await monitoring.aclose()  # cancels the scheduler and deliveries (alerts stay pending)
             # SIGTERM ends within DIAGNOSIS_SHUTDOWN_TIMEOUT_S: uvicorn spends at most 30% of it
             # on open connections (cli.py), the executions 60% to stop and flush, the rest
             # closing the database, even when it fails.
@@ -87,6 +93,7 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
     app.include_router(events.router)
     app.include_router(system.router)
     app.include_router(compat.router)
+    app.include_router(monitors.router)
     _mount_web(app)
     return app
 

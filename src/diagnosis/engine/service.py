@@ -9,6 +9,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from diagnosis.analysis import BrandSpec
@@ -24,7 +25,7 @@ from diagnosis.engine.runner import InProcessRunner
 from diagnosis.engine.runtimes import PlatformRuntimes
 from diagnosis.engine.views import ExecutionStatusView, SyncStatus, status_view
 from diagnosis.persistence.faults import WriteHealth, is_database_error
-from diagnosis.persistence.records import ResultWrite, TaskSpec
+from diagnosis.persistence.records import ResultWrite, SlotTaken, TaskSpec
 from diagnosis.providers.registry import PlatformRegistry
 from diagnosis.settings import Settings
 
@@ -54,6 +55,14 @@ class NewDiagnosis:
     samples: int = 1
     deadline_s: int | None = None
     owner: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitorSlot:
+    """The slot a monitor's run fills (SPEC 12): one execution per (monitor_id, scheduled_for)."""
+
+    monitor_id: str
+    scheduled_for: datetime
 
 
 def new_execution_id() -> str:
@@ -151,22 +160,29 @@ class Engine:
         return platforms, questions, tasks
 
     async def create(
-        self, req: NewDiagnosis, *, retry_of: str | None = None, copied: Sequence[ResultWrite] = ()
+        self, req: NewDiagnosis, *, retry_of: str | None = None, copied: Sequence[ResultWrite] = (),
+        slot: MonitorSlot | None = None,
     ) -> Any:
+        """Plan, store and submit a new execution. A monitor's run passes its `slot`; when that
+        slot already has its execution, SlotTaken is raised and nothing is written or run."""
         platforms, questions, tasks = self.plan(req)
         try:
             record = await self._create_execution(req, platforms, questions, tasks, retry_of,
-                                                  copied)
+                                                  copied, slot)
+        except SlotTaken:
+            self.write_health.succeeded()  # the database answered: the slot is someone's
+            raise
         except Exception as exc:
             self.write_health.failed(exc)
             raise
         self.write_health.succeeded()
         log.info(
-            "execution created execution_id=%s tasks=%d platforms=%s retry_of=%s",
+            "execution created execution_id=%s tasks=%d platforms=%s retry_of=%s monitor_id=%s",
             record.execution_id,
             len(tasks),
             ",".join(platforms),
             retry_of,
+            slot.monitor_id if slot else None,
         )
         self.runner.submit(str(record.execution_id))
         return record
@@ -179,6 +195,7 @@ class Engine:
         tasks: list[TaskSpec],
         retry_of: str | None,
         copied: Sequence[ResultWrite],
+        slot: MonitorSlot | None = None,
     ) -> Any:
         return await self.repository.create_execution(
             execution_id=new_execution_id(),
@@ -194,6 +211,8 @@ class Engine:
             retry_of=retry_of,
             tasks=tasks,
             copied=copied,
+            monitor_id=slot.monitor_id if slot else None,
+            scheduled_for=slot.scheduled_for if slot else None,
         )
 
     async def cancel(self, execution_id: str, owner: str | None = None) -> ExecutionStatusView:

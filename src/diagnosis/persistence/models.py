@@ -36,6 +36,9 @@ class Execution(SQLModel, table=True):
     """One diagnosis run (SPEC 3); its counters are written from the engine's snapshots."""
 
     __tablename__ = "executions"
+    # A monitor's run fills one slot: two schedulers (or a restart) racing for the same slot
+    # insert one row, the other gets a unique violation (SPEC 12). NULLs never collide.
+    __table_args__ = (UniqueConstraint("monitor_id", "scheduled_for"),)
 
     id: str = Field(primary_key=True, max_length=64)
     brand: str
@@ -64,6 +67,8 @@ class Execution(SQLModel, table=True):
     retry_of: str | None = None
     report: dict[str, Any] | None = Field(default=None, sa_type=NullableJSON)
     platform_stats: dict[str, Any] | None = Field(default=None, sa_type=NullableJSON)
+    monitor_id: str | None = Field(default=None, max_length=64, index=True)
+    scheduled_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TaskResult(SQLModel, table=True):
@@ -108,3 +113,48 @@ class JudgeVerdict(SQLModel, table=True):
     model: str
     verdicts: dict[str, Any] = Field(sa_type=JSON)  # {brand: {"sentiment", "stance"}}
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Monitor(SQLModel, table=True):
+    """A diagnosis asked again on a schedule (SPEC 12, docs/monitors.md)."""
+
+    __tablename__ = "monitors"
+
+    id: str = Field(primary_key=True, max_length=64)
+    owner: str | None = Field(default=None, index=True)
+    name: str
+    diagnosis: dict[str, Any] = Field(sa_type=JSON)  # the body of POST /api/diagnoses
+    schedule: dict[str, Any] = Field(sa_type=JSON)  # {cron, timezone} | {interval_s}
+    alerts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    webhook: dict[str, Any] | None = Field(default=None, sa_type=NullableJSON)  # with its secret
+    paused: bool = Field(default=False)
+    next_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class MonitorEvaluation(SQLModel, table=True):
+    """A finished run whose alert rules were evaluated: inserted once, with its alerts, so a
+    second scheduler or a restart never fires the same alerts twice."""
+
+    __tablename__ = "monitor_evaluations"
+
+    execution_id: str = Field(primary_key=True, max_length=64)
+    monitor_id: str = Field(foreign_key="monitors.id", ondelete="CASCADE", index=True)
+    evaluated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class MonitorAlert(SQLModel, table=True):
+    """One firing of an alert rule and its webhook deliveries (status pending until the last)."""
+
+    __tablename__ = "monitor_alerts"
+
+    id: str = Field(primary_key=True, max_length=64)
+    monitor_id: str = Field(foreign_key="monitors.id", ondelete="CASCADE", index=True)
+    execution_id: str = Field(max_length=64)
+    rule: dict[str, Any] = Field(sa_type=JSON)
+    fired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    message: str = Field(sa_type=Text)
+    details: dict[str, Any] = Field(sa_type=JSON)  # brand, metric, before, after, delta
+    status: str = Field(default="pending", index=True)  # pending | delivered | failed | stored
+    deliveries: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)

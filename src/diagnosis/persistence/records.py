@@ -88,6 +88,8 @@ class ExecutionRecord:
     retry_of: str | None
     report: dict[str, Any] | None
     platform_stats: dict[str, dict[str, int]] | None = None
+    monitor_id: str | None = None  # the monitor whose run this is (SPEC 12)
+    scheduled_for: datetime | None = None  # the slot it fills
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +115,8 @@ class ResultRecord:
     finished_at: datetime | None
     truncated: bool = False
     error: str | None = None
+
+
+class SlotTaken(Exception):
+    """The monitor's slot already has its execution (the unique (monitor_id, scheduled_for)):
+    nothing was written, and nothing is wrong."""

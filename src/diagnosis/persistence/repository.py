@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from diagnosis.constants import TERMINAL_STATUSES, ExecutionStatus, ResultStatus, Stage
@@ -22,6 +22,7 @@ from diagnosis.persistence.records import (
     ProgressSnapshot,
     ResultRecord,
     ResultWrite,
+    SlotTaken,
     TaskSpec,
 )
 from diagnosis.persistence.types import UTCDateTime
@@ -83,8 +84,13 @@ class Repository:
         retry_of: str | None = None,
         tasks: Sequence[TaskSpec],
         copied: Sequence[ResultWrite] = (),
+        monitor_id: str | None = None,
+        scheduled_for: datetime | None = None,
     ) -> ExecutionRecord:
         """Insert the execution (queued, init, seq 0) and one pending row per task, atomically.
+
+        A monitor's run (`monitor_id`, `scheduled_for`) whose slot already has an execution
+        raises SlotTaken and writes nothing: the unique constraint decides between racers.
 
         `copied` results (a retry's ok results) are applied to their rows in the same
         transaction, and the counters (completed, failed, progress) count them, so the new
@@ -92,8 +98,8 @@ class Repository:
         """
         now = datetime.now(UTC)
         async with self._writer.begin() as conn:
-            await conn.execute(
-                EXECUTIONS.insert(),
+            await _insert_execution(
+                conn,
                 {
                     "id": execution_id,
                     "brand": brand,
@@ -115,6 +121,8 @@ class Repository:
                     "updated_at": now,
                     "retry_of": retry_of,
                     "platform_stats": _platform_stats(tasks, copied),
+                    "monitor_id": monitor_id,
+                    "scheduled_for": scheduled_for,
                 },
             )
             if tasks:
@@ -294,6 +302,19 @@ async def _end_tasks(
     conn: AsyncConnection, execution_id: str, results: Sequence[ResultWrite]
 ) -> None:
     await conn.execute(_END_TASK, [_end_params(execution_id, result) for result in results])
+
+
+async def _insert_execution(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """The execution's row; a monitor's run whose slot is taken raises SlotTaken (the caller's
+    transaction then rolls back, so nothing of it is written)."""
+    try:
+        await conn.execute(EXECUTIONS.insert(), values)
+    except IntegrityError as exc:
+        if values.get("monitor_id") is None:
+            raise
+        raise SlotTaken(
+            f"monitor {values['monitor_id']} already ran slot {values['scheduled_for']}"
+        ) from exc
 
 
 async def _count_copied(conn: AsyncConnection, execution_id: str, total: int) -> None:
