@@ -10,7 +10,7 @@ WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY alembic ./alembic
 COPY src ./src
-RUN pip install -e . \
+RUN pip install -e '.[postgres]' \
     && useradd --create-home --uid 10001 diagnosis \
     && mkdir -p /data && chown diagnosis /data
 

@@ -1,6 +1,7 @@
 import pytest
 
-pytest_plugins = ["tests.fake_openai"]
+# tests.databases: the `make_database_url` factory, on SQLite and PostgreSQL (parametrized).
+pytest_plugins = ["tests.fake_openai", "tests.databases"]
 
 # Lines a test wants shown at the end of the run (e.g. the extractor's scores), even when
 # output is captured.

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import MakeDatabaseUrl
+
 SECRET = "sk-secret-xyz"
 
 
@@ -26,6 +28,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def run_env(cli_env: dict[str, str], make_database_url: MakeDatabaseUrl) -> dict[str, str]:
+    """cli_env on an empty database of each dialect (tests.databases): `run` migrates it."""
+    return {**cli_env, "DIAGNOSIS_DATABASE_URL": make_database_url("cli", empty=True)}
+
+
 def diagnosis(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "diagnosis.cli", *args], env=env, capture_output=True,
@@ -33,8 +41,8 @@ def diagnosis(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-def test_run_prints_a_json_report_with_the_brands(cli_env):
-    result = diagnosis(cli_env, "run", "--platform", "demo", "--brand", "蔚来",
+def test_run_prints_a_json_report_with_the_brands(run_env):
+    result = diagnosis(run_env, "run", "--platform", "demo", "--brand", "蔚来",
                        "--competitor", "理想", "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -44,8 +52,8 @@ def test_run_prints_a_json_report_with_the_brands(cli_env):
     assert "progress" in result.stderr  # progress goes to stderr, the report alone to stdout
 
 
-def test_run_prints_a_markdown_report(cli_env):
-    result = diagnosis(cli_env, "run", "--platform", "demo", "--brand", "蔚来",
+def test_run_prints_a_markdown_report(run_env):
+    result = diagnosis(run_env, "run", "--platform", "demo", "--brand", "蔚来",
                        "--competitor", "理想", "--question", "推荐一款车", "--format", "md")
     assert result.returncode == 0, result.stderr
     assert result.stdout.lstrip().startswith("#")

@@ -1,7 +1,8 @@
 """Factories for API tests: the ASGI app with its lifespan running, or a real uvicorn server.
 
-Both use a real SQLite file and a platforms file in tmp_path: `demo` with a short latency, and
-`fake` pointing at the loopback fake OpenAI server.
+Both use a real database (tests.databases: a SQLite file, a PostgreSQL database; each test runs
+on both) and a platforms file in tmp_path: `demo` with a short latency, and `fake` pointing at
+the loopback fake OpenAI server.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ import uvicorn
 
 from diagnosis.api.app import create_app
 from diagnosis.settings import Settings
+from tests.databases import MakeDatabaseUrl
 
 
 def platforms_toml(fake_base_url: str | None, *, demo_latency_ms: int = 20) -> str:
@@ -43,13 +45,13 @@ max_retries = 1
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(tmp_path: Path, make_database_url: MakeDatabaseUrl) -> Callable[..., Settings]:
     def factory(*, fake_base_url: str | None = None, demo_latency_ms: int = 20,
                 **overrides: Any) -> Settings:
         platforms = tmp_path / "platforms.toml"
         platforms.write_text(platforms_toml(fake_base_url, demo_latency_ms=demo_latency_ms))
         fields: dict[str, Any] = {
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
+            "database_url": make_database_url("api"),
             "platforms_file": platforms,
             "flush_interval_s": 0.05,
             "retry_backoff_s": 0.01,

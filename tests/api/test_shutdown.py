@@ -1,36 +1,48 @@
 """Shutdown mid-run (SPEC 4): a stopped server leaves the execution resumable (running, its
 unfinished tasks pending, nothing failed because of the stop); the next app on the same
-database resumes it to the end with exactly one row per task."""
+database (SQLite or PostgreSQL) resumes it to the end with exactly one row per task."""
 
 import asyncio
-import sqlite3
+import collections
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from diagnosis.persistence.db import Database
+from diagnosis.persistence.records import ResultRecord
+from diagnosis.persistence.repository import Repository
 from tests.fake_openai import ok
 
 
-def db_state(path: Path, eid: str) -> tuple[str, dict[str, int], int]:
-    """(execution status, result rows by status, distinct task keys), read straight from SQLite."""
-    with sqlite3.connect(path) as conn:
-        (status,) = conn.execute("SELECT status FROM executions WHERE id = ?", (eid,)).fetchone()
-        rows = conn.execute(
-            "SELECT status, count(*) FROM task_results WHERE execution_id = ? GROUP BY status",
-            (eid,),
-        ).fetchall()
-        (keys,) = conn.execute(
-            "SELECT count(DISTINCT task_key) FROM task_results WHERE execution_id = ?", (eid,)
-        ).fetchone()
-    return status, dict(rows), keys
+def stored(url: str, eid: str) -> tuple[str, list[ResultRecord]]:
+    """The execution's status and every task row, read from the database by a fresh engine."""
+
+    async def read() -> tuple[str, list[ResultRecord]]:
+        database = Database.open(url)
+        try:
+            repository = Repository(database)
+            execution = await repository.get_execution(eid)
+            assert execution is not None
+            return execution.status, await repository.all_results(eid)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+def db_state(url: str, eid: str) -> tuple[str, dict[str, int], int]:
+    """(execution status, result rows by status, distinct task keys)."""
+    status, rows = stored(url, eid)
+    return status, dict(collections.Counter(row.status for row in rows)), len(
+        {row.task_key for row in rows}
+    )
 
 
 def test_a_stopped_server_leaves_the_run_resumable_and_the_next_one_finishes_it(
-    live_server, api_client, tmp_path
+    live_server, api_client, make_database_url
 ):
-    db = tmp_path / "api.db"
+    db = make_database_url("api")  # the database the servers below run on
     # given a long run on a real server (24 tasks, ~1 s each, 8 at a time)
     with live_server(demo_latency_ms=1000) as (base_url, _app):
         with httpx.Client(base_url=base_url, timeout=10) as client:
@@ -75,19 +87,15 @@ def test_a_stopped_server_leaves_the_run_resumable_and_the_next_one_finishes_it(
     assert status == "completed" and rows == {"ok": total} and keys == total
 
 
-def pending_questions(path: Path, eid: str) -> list[str]:
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(
-            "SELECT question FROM task_results WHERE execution_id = ? AND status = 'pending'",
-            (eid,),
-        ).fetchall()
-    return sorted(q for (q,) in rows)
+def pending_questions(url: str, eid: str) -> list[str]:
+    _status, rows = stored(url, eid)
+    return sorted(row.question for row in rows if row.status == "pending")
 
 
 def test_a_resumed_run_calls_only_the_tasks_without_a_durable_result(
-    live_server, api_client, fake_openai, tmp_path
+    live_server, api_client, fake_openai, make_database_url
 ):
-    db = tmp_path / "api.db"
+    db = make_database_url("api")
     fake_openai.default("fake-model", ok(latency_s=0.4))
     questions = [f"问题{i}" for i in range(12)]
     # given a run on the fake platform (4 at a time), stopped once some results are durable

@@ -1,8 +1,8 @@
-"""Factories for engine tests: a real SQLite file, real HTTP to the loopback fake provider."""
+"""Factories for engine tests: a real database (a SQLite file, a PostgreSQL database), real HTTP
+to the loopback fake provider."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from diagnosis.persistence.repository import Repository
 from diagnosis.providers.config import PlatformConfig
 from diagnosis.providers.registry import PlatformRegistry, load_platforms
 from diagnosis.settings import Settings
+from tests.databases import MakeDatabaseUrl
 
 
 def fake_platform(pid: str, base_url: str, **overrides: Any) -> PlatformConfig:
@@ -44,8 +45,9 @@ def request(platforms: list[str], **overrides: Any) -> NewDiagnosis:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}"
+def db_url(make_database_url: MakeDatabaseUrl) -> str:
+    """This test's database, SQLite or PostgreSQL (tests.databases: each test runs on both)."""
+    return make_database_url("engine")
 
 
 EngineFactory = Callable[..., Any]

@@ -1,5 +1,6 @@
 """A real server process killed mid-run (SIGKILL) or stopped (SIGTERM), then restarted on the
-same SQLite file: the execution completes with exactly one row per task (SPEC 3, 4)."""
+same database (a SQLite file, a PostgreSQL database `serve` migrated from empty): the execution
+completes with exactly one row per task (SPEC 3, 4)."""
 
 import collections
 import os
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.slow
 TASKS = 40
 
 
-def start_server(tmp_path: Path, fake_base_url: str) -> tuple[subprocess.Popen, str]:
+def start_server(
+    tmp_path: Path, database_url: str, fake_base_url: str
+) -> tuple[subprocess.Popen, str]:
     platforms = tmp_path / "platforms.toml"
     platforms.write_text(
         f'[platforms.fake]\nkind = "openai"\nbase_url = "{fake_base_url}"\n'
@@ -28,7 +31,7 @@ def start_server(tmp_path: Path, fake_base_url: str) -> tuple[subprocess.Popen, 
     port = free_port()
     env = {
         **os.environ,
-        "DIAGNOSIS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}",
+        "DIAGNOSIS_DATABASE_URL": database_url,
         "DIAGNOSIS_PLATFORMS_FILE": str(platforms),
         "DIAGNOSIS_FLUSH_INTERVAL_S": "0.05",
         "DIAGNOSIS_LOG_LEVEL": "WARNING",
@@ -77,8 +80,8 @@ def start_run(base: str) -> str:
     return created.json()["execution_id"]
 
 
-def rows_after_restart(tmp_path: Path, fake, eid: str) -> tuple[dict, dict]:
-    proc, base = start_server(tmp_path, fake.base_url)
+def rows_after_restart(tmp_path: Path, database_url: str, fake, eid: str) -> tuple[dict, dict]:
+    proc, base = start_server(tmp_path, database_url, fake.base_url)
     try:
         final = poll_status(base, eid, lambda b: b["is_completed"])
         results = httpx.get(f"{base}/api/diagnoses/{eid}/results?limit=500", timeout=5).json()
@@ -89,9 +92,12 @@ def rows_after_restart(tmp_path: Path, fake, eid: str) -> tuple[dict, dict]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
-def test_a_stopped_server_resumes_with_one_row_per_task(tmp_path, fake_openai, sig) -> None:
+def test_a_stopped_server_resumes_with_one_row_per_task(
+    tmp_path, make_database_url, fake_openai, sig
+) -> None:
+    database_url = make_database_url("crash", empty=True)
     fake_openai.default("crash-model", ok("1. 蔚来 不错", latency_s=0.15))
-    proc, base = start_server(tmp_path, fake_openai.base_url)
+    proc, base = start_server(tmp_path, database_url, fake_openai.base_url)
     try:
         eid = start_run(base)
         # when some results are durable and calls are in flight, the process stops
@@ -104,7 +110,7 @@ def test_a_stopped_server_resumes_with_one_row_per_task(tmp_path, fake_openai, s
     calls_before_restart = len(fake_openai.calls_for("crash-model"))
     assert calls_before_restart < TASKS  # it really stopped mid-run
     # then a new process on the same file finishes it
-    final, results = rows_after_restart(tmp_path, fake_openai, eid)
+    final, results = rows_after_restart(tmp_path, database_url, fake_openai, eid)
     assert final["status"] == "completed" and final["progress"] == 100
     assert results["total"] == TASKS
     assert len({r["task_key"] for r in results["items"]}) == TASKS

@@ -58,7 +58,11 @@ async def test_a_thousand_tasks_flush_far_below_one_write_per_five_tasks(make_en
         duration = time.monotonic() - began
         writes = flushes() - before
         row = await engine.repository.get_execution(record.execution_id)
+        rows = await engine.repository.all_results(record.execution_id)
     assert row.status == ExecutionStatus.completed and row.completed == 1000
+    # exactly one row per task, each ended once (on both databases: tests.databases)
+    assert len(rows) == len({r.task_key for r in rows}) == 1000
+    assert {r.status for r in rows} == {"ok"}
     stage_changes = 3  # running/ai_fetching, analyzing, done
     assert writes <= duration / interval + stage_changes + 2, (writes, duration)
     assert writes < 1000 / 5

@@ -1,7 +1,7 @@
-"""Fixtures (factories) for persistence tests: real, migrated SQLite files under tmp_path."""
+"""Fixtures (factories) for persistence tests: real, migrated databases, SQLite files and
+PostgreSQL databases (tests.databases: each test runs on both)."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +9,7 @@ import pytest
 from diagnosis.persistence.db import Database, migrate
 from diagnosis.persistence.records import ExecutionRecord, ResultWrite, TaskSpec
 from diagnosis.persistence.repository import Repository
+from tests.databases import MakeDatabaseUrl
 from tests.persistence.factories import task_specs
 
 MakeDatabase = Callable[..., Awaitable[Database]]
@@ -17,21 +18,13 @@ MakeExecution = Callable[..., Awaitable[ExecutionRecord]]
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Callable[[str], str]:
-    def build(name: str = "diagnosis.db") -> str:
-        return f"sqlite+aiosqlite:///{tmp_path / name}"
-
-    return build
-
-
-@pytest.fixture
-async def make_database(database_url: Callable[[str], str]) -> AsyncIterator[MakeDatabase]:
-    """Migrate a file (once per name) and open engines on it; all disposed at teardown."""
+async def make_database(make_database_url: MakeDatabaseUrl) -> AsyncIterator[MakeDatabase]:
+    """Migrate a database (once per name) and open engines on it; all disposed at teardown."""
     opened: list[Database] = []
     migrated: set[str] = set()
 
-    async def build(name: str = "diagnosis.db") -> Database:
-        url = database_url(name)
+    async def build(name: str = "diagnosis") -> Database:
+        url = make_database_url(name)
         if url not in migrated:
             await migrate(url)
             migrated.add(url)
@@ -46,7 +39,7 @@ async def make_database(database_url: Callable[[str], str]) -> AsyncIterator[Mak
 
 @pytest.fixture
 def make_repository(make_database: MakeDatabase) -> MakeRepository:
-    async def build(name: str = "diagnosis.db") -> Repository:
+    async def build(name: str = "diagnosis") -> Repository:
         return Repository(await make_database(name))
 
     return build

@@ -1,11 +1,17 @@
-"""Every connection carries the SQLite settings of SPEC 9; writers lock up front, readers never."""
+"""Every connection carries its dialect's settings: SQLite's of SPEC 9 (writers lock up front,
+readers never), PostgreSQL's (READ COMMITTED writes, autocommit reads, a statement timeout, pools
+sized from settings); on both, readers never block the writer and deletes cascade."""
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from diagnosis.persistence.db import Database
+from tests.databases import MakeDatabaseUrl, postgresql_only, sqlite_only
 from tests.persistence.conftest import MakeDatabase
 
 
@@ -18,6 +24,7 @@ async def _pragmas(database: Database, *, write: bool) -> dict[str, object]:
         }
 
 
+@sqlite_only
 async def test_every_new_connection_has_wal_foreign_keys_and_a_busy_timeout(
     make_database: MakeDatabase,
 ) -> None:
@@ -45,6 +52,7 @@ def _other_process_can_take_write_lock(path: Path) -> bool:
         raw.close()
 
 
+@sqlite_only
 async def test_a_write_transaction_holds_the_write_lock_before_its_first_statement(
     make_database: MakeDatabase, tmp_path: Path
 ) -> None:
@@ -57,6 +65,7 @@ async def test_a_write_transaction_holds_the_write_lock_before_its_first_stateme
     assert _other_process_can_take_write_lock(tmp_path / "diagnosis.db")
 
 
+@sqlite_only
 async def test_a_read_transaction_never_takes_the_write_lock(
     make_database: MakeDatabase, tmp_path: Path
 ) -> None:
@@ -96,3 +105,61 @@ async def test_foreign_keys_are_enforced_and_deleting_an_execution_cascades(
         remaining = (await conn.execute(text("SELECT count(*) FROM task_results"))).scalar_one()
 
     assert remaining == 0
+
+
+@postgresql_only
+async def test_postgres_writes_read_committed_reads_autocommit_with_a_statement_timeout(
+    make_database_url: MakeDatabaseUrl,
+) -> None:
+    # given a database opened as the service opens it, with settings of its own
+    database = Database.open(make_database_url(), pool_size=3, statement_timeout_s=2.5)
+    try:
+        # when a write transaction and a read look at their own sessions
+        async with database.writer.begin() as conn:
+            isolation = (await conn.execute(text("SHOW transaction_isolation"))).scalar_one()
+            timeout = (await conn.execute(text("SHOW statement_timeout"))).scalar_one()
+            app = (await conn.execute(text("SHOW application_name"))).scalar_one()
+        async with database.reader.connect() as reader:
+            reader_pid = (await reader.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            async with database.writer.connect() as other:
+                reader_state = (
+                    await other.execute(
+                        text("SELECT state FROM pg_stat_activity WHERE pid = :pid"),
+                        {"pid": reader_pid},
+                    )
+                ).scalar_one()
+
+        # then writes are READ COMMITTED, a read leaves no transaction open on the server, and
+        # both pools have the size asked for
+        assert (isolation, timeout, app) == ("read committed", "2500ms", "diagnosis")
+        assert reader_state == "idle"
+        assert database.reader.pool.size() == database.writer.pool.size() == 3  # type: ignore[attr-defined]
+    finally:
+        await database.dispose()
+
+
+@postgresql_only
+async def test_postgres_cancels_a_statement_past_the_statement_timeout(
+    make_database_url: MakeDatabaseUrl,
+) -> None:
+    database = Database.open(make_database_url(), statement_timeout_s=0.05)
+    try:
+        with pytest.raises(DBAPIError, match="statement timeout"):
+            async with database.writer.begin() as conn:
+                await conn.execute(text("SELECT pg_sleep(5)"))
+    finally:
+        await database.dispose()
+
+
+async def test_a_reader_holding_its_connection_never_blocks_the_writer(
+    make_database: MakeDatabase,
+) -> None:
+    database = await make_database()
+
+    # given a reader that has read the table and still holds its connection
+    async with database.reader.connect() as reader:
+        await reader.execute(text("SELECT count(*) FROM executions"))
+        # when a writer writes and commits meanwhile, then it does not wait for the reader
+        async with asyncio.timeout(10):
+            async with database.writer.begin() as conn:
+                await conn.execute(text("DELETE FROM executions WHERE id = 'none'"))

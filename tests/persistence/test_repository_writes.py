@@ -4,8 +4,12 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
+from sqlalchemy import text, update
+
+from diagnosis.persistence.db import Database
+from diagnosis.persistence.models import Execution, TaskResult
 from diagnosis.persistence.repository import Repository
-from tests.persistence.conftest import MakeExecution, MakeRepository
+from tests.persistence.conftest import MakeDatabase, MakeExecution, MakeRepository
 from tests.persistence.factories import T0, result_write, snapshot, task_specs
 
 
@@ -189,28 +193,76 @@ async def test_fifty_concurrent_writers_meet_no_lock_error_and_lose_nothing(
         assert execution.seq == max(w + 1 for w in range(50) if w % 5 == n)
 
 
-async def test_a_new_execution_has_per_platform_counters_from_its_first_read(tmp_path):
+async def test_a_new_execution_has_per_platform_counters_from_its_first_read(
+    make_repository: MakeRepository,
+) -> None:
     from diagnosis.engine.planning import plan_tasks
-    from diagnosis.persistence.db import Database, migrate
     from diagnosis.persistence.records import ResultWrite
-    from diagnosis.persistence.repository import Repository
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'stats.db'}"
-    await migrate(url)
-    database = Database.open(url)
-    try:
-        tasks = plan_tasks(templates=["q1", "q2"], brands=["b"], platforms=["a", "c"], samples=1)
-        copied = [ResultWrite(task_key=tasks[0].task_key, status="ok", error_kind=None,
-                              answer="x", latency_ms=1, attempts=1, usage=None, analysis=None,
-                              finished_at=datetime.now(UTC))]
-        record = await Repository(database).create_execution(
-            execution_id="e1", brand="b", aliases=[], competitors=[], questions=["q1", "q2"],
-            platforms=["a", "c"], samples=1, deadline_s=60, owner=None, total=4, tasks=tasks,
-            copied=copied,
-        )
-    finally:
-        await database.dispose()
+    repository = await make_repository()
+    tasks = plan_tasks(templates=["q1", "q2"], brands=["b"], platforms=["a", "c"], samples=1)
+    copied = [ResultWrite(task_key=tasks[0].task_key, status="ok", error_kind=None,
+                          answer="x", latency_ms=1, attempts=1, usage=None, analysis=None,
+                          finished_at=datetime.now(UTC))]
+    record = await repository.create_execution(
+        execution_id="e1", brand="b", aliases=[], competitors=[], questions=["q1", "q2"],
+        platforms=["a", "c"], samples=1, deadline_s=60, owner=None, total=4, tasks=tasks,
+        copied=copied,
+    )
     assert record.platform_stats == {
         "a": {"total": 2, "completed": 1, "failed": 0},
         "c": {"total": 2, "completed": 0, "failed": 0},
     }
+
+
+async def _until_a_writer_waits_for_a_lock(database: Database) -> None:
+    """PostgreSQL: until some session of this database waits for a row lock. (On SQLite the
+    write lock is taken at BEGIN, so a second writer's statements cannot start before the first
+    commits: there is no race to set up.)"""
+    if database.writer.dialect.name != "postgresql":
+        return
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with database.reader.connect() as conn:
+                if (await conn.execute(waiting)).scalar_one() > 0:
+                    return
+            await asyncio.sleep(0.01)
+
+
+async def test_an_older_writer_racing_a_newer_one_never_overwrites_it(
+    make_database: MakeDatabase, make_execution: MakeExecution
+) -> None:
+    # given an execution, and a writer (another process, say) that has ended t0002 and written
+    # seq 7 but not committed yet
+    first, second = await make_database(), await make_database()
+    repository = Repository(second)
+    await make_execution(repository, tasks=task_specs(4))
+    executions, results = Execution.__table__, TaskResult.__table__  # type: ignore[attr-defined]
+    async with first.writer.begin() as newer:
+        await newer.execute(
+            update(results)
+            .where(results.c.execution_id == "exec-1", results.c.task_key == "t0002")
+            .values(status="ok", answer="newer")
+        )
+        await newer.execute(
+            update(executions).where(executions.c.id == "exec-1").values(seq=7, progress=70)
+        )
+        # when an older writer (seq 6, ending t0001 and t0002 too) starts while it is open
+        older = asyncio.create_task(repository.write_progress(
+            snapshot("exec-1", seq=6, progress=60),
+            [result_write("t0001", answer="older"), result_write("t0002", answer="older")],
+        ))
+        await _until_a_writer_waits_for_a_lock(second)
+    applied = await older
+
+    # then the newer seq and the first end of t0002 stand; the older write's other result landed
+    execution = await repository.get_execution("exec-1")
+    rows = {row.task_key: row for row in await repository.all_results("exec-1")}
+    assert applied is False
+    assert execution is not None and (execution.seq, execution.progress) == (7, 70)
+    assert (rows["t0001"].answer, rows["t0002"].answer) == ("older", "newer")
+    assert rows["t0003"].status == "pending"

@@ -22,6 +22,12 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 
 
+@pytest.fixture
+def database_backend() -> str:
+    """The dashboard is the same on either database: its tests run on SQLite only."""
+    return "sqlite"
+
+
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:

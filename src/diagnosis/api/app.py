@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(settings.database_url)
         database = Database.open(
-            settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s
+            settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s,
+            pool_size=settings.db_pool_size, statement_timeout_s=settings.db_statement_timeout_s,
         )
         engine = Engine(settings, Repository(database), PlatformRegistry(platforms))
         app.state.engine = engine

@@ -1,8 +1,10 @@
-"""Engines and migrations: the one place that knows the database is SQLite (SPEC 9, 11).
+"""Engines and migrations: the one place that knows the dialect, SQLite or PostgreSQL (SPEC 9, 11).
 
-Every connection gets WAL, synchronous=NORMAL, a busy timeout and foreign keys; write transactions
-take the write lock up front (BEGIN IMMEDIATE), reads never do. No query of the service lives here,
-and nothing here ever awaits HTTP.
+SQLite: every connection gets WAL, synchronous=NORMAL, a busy timeout and foreign keys; write
+transactions take the write lock up front (BEGIN IMMEDIATE), reads never do. PostgreSQL (asyncpg):
+READ COMMITTED writes, autocommit reads, a statement timeout, pools sized from settings, and
+migrations serialised by an advisory lock. No query of the service lives here, and nothing here
+ever awaits HTTP.
 """
 
 import asyncio
@@ -13,7 +15,7 @@ from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -22,6 +24,16 @@ from sqlalchemy.pool import NullPool
 BUSY_TIMEOUT_MS = 5_000
 # How long a writer waits for the process's single write connection before giving up.
 WRITE_POOL_TIMEOUT_S = 30.0
+
+# PostgreSQL. Writes run READ COMMITTED: the seq guard is a conditional UPDATE, and an UPDATE that
+# waited for a concurrent writer's row lock re-checks its WHERE on the row that writer committed,
+# so an older seq never lands over a newer one. Reads run in autocommit: each SELECT sees the latest
+# commit and holds no snapshot open; MVCC means they never wait for a writer, nor a writer for them.
+POSTGRES_WRITE_ISOLATION = "READ COMMITTED"
+DEFAULT_POOL_SIZE = 10  # DIAGNOSIS_DB_POOL_SIZE: per engine, so reads cannot starve the writer
+DEFAULT_STATEMENT_TIMEOUT_S = 30.0  # DIAGNOSIS_DB_STATEMENT_TIMEOUT_S
+# pg_advisory_xact_lock key held by a migration: instances starting together migrate in turn.
+MIGRATION_LOCK_KEY = 0x6469_6167  # "diag"
 
 # src/diagnosis/persistence/db.py -> the repository root, where alembic.ini and alembic/ live.
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -33,16 +45,30 @@ def is_sqlite(database_url: str | URL) -> bool:
     return make_url(database_url).get_backend_name() == "sqlite"
 
 
+def is_postgres(database_url: str | URL) -> bool:
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
 def create_engine(
-    database_url: str, *, write: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    database_url: str,
+    *,
+    write: bool = True,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
 ) -> AsyncEngine:
     """An engine for `database_url`: `write=True` begins with BEGIN IMMEDIATE, else a plain BEGIN.
 
     On SQLite the write engine has a single pooled connection, so writers of this process queue
     on the pool instead of polling SQLite's busy handler; other processes still meet the busy
-    timeout. Other databases get a plain engine (their own locking is fine).
+    timeout. PostgreSQL gets a pool of `pool_size` and `statement_timeout_s` (see above); other
+    databases a plain engine.
     """
     url = make_url(database_url)
+    if is_postgres(url):
+        return _create_postgres_engine(
+            url, write=write, pool_size=pool_size, statement_timeout_s=statement_timeout_s
+        )
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True)
     _reject_memory(url)
@@ -70,6 +96,11 @@ def create_migration_engine(database_url: str) -> AsyncEngine:
     table with ON DELETE CASCADE enforced would delete its children.
     """
     url = make_url(database_url)
+    if is_postgres(url):
+        _require_asyncpg(url)
+        engine = create_async_engine(url, poolclass=NullPool)
+        _install_migration_lock(engine)
+        return engine
     if not is_sqlite(url):
         return create_async_engine(url, poolclass=NullPool)
     _reject_memory(url)
@@ -87,7 +118,22 @@ class Database:
     writer: AsyncEngine
 
     @classmethod
-    def open(cls, database_url: str, *, busy_timeout_s: float | None = None) -> Self:
+    def open(
+        cls,
+        database_url: str,
+        *,
+        busy_timeout_s: float | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
+    ) -> Self:
+        """SQLite: `busy_timeout_s` applies. PostgreSQL: a reader and a writer pool of `pool_size`
+        each, so a burst of reads never leaves a flush waiting for a connection."""
+        if is_postgres(database_url):
+            pools = {"pool_size": pool_size, "statement_timeout_s": statement_timeout_s}
+            return cls(
+                reader=create_engine(database_url, write=False, **pools),
+                writer=create_engine(database_url, write=True, **pools),
+            )
         if not is_sqlite(database_url):
             engine = create_engine(database_url)
             return cls(reader=engine, writer=engine)
@@ -148,6 +194,39 @@ def _install_sqlite_hooks(
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql(begin)
+
+
+def _create_postgres_engine(
+    url: URL, *, write: bool, pool_size: int, statement_timeout_s: float
+) -> AsyncEngine:
+    _require_asyncpg(url)
+    server_settings = {
+        "statement_timeout": str(max(1, round(statement_timeout_s * 1000))),
+        "application_name": "diagnosis",
+    }
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=WRITE_POOL_TIMEOUT_S,
+        pool_pre_ping=True,
+        isolation_level=POSTGRES_WRITE_ISOLATION if write else "AUTOCOMMIT",
+        connect_args={"server_settings": server_settings},
+    )
+
+
+def _require_asyncpg(url: URL) -> None:
+    if url.get_driver_name() != "asyncpg":
+        raise ValueError("PostgreSQL is used through asyncpg: postgresql+asyncpg://user@host/db")
+
+
+def _install_migration_lock(engine: AsyncEngine) -> None:
+    """Every migration transaction first takes a transaction-scoped advisory lock: two instances
+    starting on one database migrate one after the other, the second finding nothing to do."""
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
 
 
 def _reject_memory(url: URL) -> None:

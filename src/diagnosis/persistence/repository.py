@@ -143,7 +143,10 @@ class Repository:
 
         Results land only on pending rows (idempotent). The snapshot is applied only when its seq
         is newer than the row's and it would not move the row out of a terminal status; returns
-        whether it was applied. started_at, finished_at, error and report are written only when
+        whether it was applied. Both are conditional UPDATEs, so racing writers stay safe: SQLite
+        serialises them (BEGIN IMMEDIATE); on PostgreSQL (READ COMMITTED) an UPDATE that waited
+        for another writer's row lock re-checks its WHERE on the row that writer committed.
+        started_at, finished_at, error and report are written only when
         not None (a snapshot never clears them).
         """
         values: dict[str, Any] = {
@@ -200,6 +203,10 @@ class Repository:
     ) -> ExecutionRecord | None:
         """The execution, or None if unknown or (when `owner` is given) someone else's.
         `with_report=False` leaves the (large) report out: the status poll does not need it."""
+        if "\x00" in execution_id:
+            # No stored id holds a NUL (PostgreSQL's text cannot): unknown, on either database,
+            # rather than an error from the driver.
+            return None
         async with self._reader.connect() as conn:
             row = await _execution_row(conn, execution_id, with_report=with_report)
         if row is None or (owner is not None and row["owner"] != owner):
@@ -301,7 +308,10 @@ class Repository:
 async def _end_tasks(
     conn: AsyncConnection, execution_id: str, results: Sequence[ResultWrite]
 ) -> None:
-    await conn.execute(_END_TASK, [_end_params(execution_id, result) for result in results])
+    # In task-key order: two writers ending overlapping tasks lock their rows in the same order
+    # (PostgreSQL row locks), so they queue behind each other instead of deadlocking.
+    ordered = sorted(results, key=lambda result: result.task_key)
+    await conn.execute(_END_TASK, [_end_params(execution_id, result) for result in ordered])
 
 
 async def _insert_execution(conn: AsyncConnection, values: dict[str, Any]) -> None:
