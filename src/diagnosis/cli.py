@@ -190,6 +190,7 @@ def _validated_request(*, brand: str, aliases: list[str], competitors: list[str]
 
 async def _run(settings: Settings, request: Any, fmt: str) -> tuple[str, Any]:
     from diagnosis.engine.service import Engine
+    from diagnosis.heap import freeze_startup_heap
     from diagnosis.persistence.db import Database, migrate
     from diagnosis.persistence.repository import Repository
     from diagnosis.providers.registry import PlatformRegistry, load_platforms
@@ -202,6 +203,7 @@ async def _run(settings: Settings, request: Any, fmt: str) -> tuple[str, Any]:
     )
     registry = PlatformRegistry(load_platforms(settings.platforms_file))
     engine = Engine(settings, Repository(database), registry)
+    freeze_startup_heap()  # start-up is done: no full collection walks what it built
     try:
         record = await engine.create(request)
         eid = record.execution_id

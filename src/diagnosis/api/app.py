@@ -20,6 +20,7 @@ from diagnosis.api.body_limit import BodyLimitMiddleware
 from diagnosis.api.errors import install_error_handlers
 from diagnosis.api.openapi import install_openapi
 from diagnosis.engine.service import Engine
+from diagnosis.heap import freeze_startup_heap
 from diagnosis.monitors.runtime import MonitorRuntime
 from diagnosis.persistence.db import Database, migrate
 from diagnosis.persistence.repository import Repository
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
         monitoring = MonitorRuntime(engine, database)
         app.state.monitors = monitoring
         await monitoring.start()
+        freeze_startup_heap()  # start-up is done: no full collection walks what it built
         try:
             yield
         finally:
