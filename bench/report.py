@@ -13,7 +13,7 @@ from bench.results import Check, Section
 from bench.sizes import Sizes
 
 _PACKAGES = ("httpx", "httpcore", "sniffio", "httpx-aiohttp", "aiohttp", "openai", "uvicorn",
-             "uvloop", "fastapi", "sse-starlette", "sqlalchemy", "aiosqlite")
+             "uvloop", "fastapi", "sse-starlette", "sqlalchemy", "aiosqlite", "asyncpg")
 
 
 def cpu_model() -> str:

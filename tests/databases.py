@@ -225,6 +225,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+UNREACHABLE = "PostgreSQL is not reachable"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Report every skip for an unreachable PostgreSQL at one place, so that the summary folds
+    them into ONE line ("SKIPPED [n] tests/databases.py: PostgreSQL is not reachable ...")."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and UNREACHABLE in str(longrepr[2]):
+        here = Path(__file__).resolve().relative_to(item.config.rootpath)
+        report.longrepr = (str(here), None, longrepr[2])
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """The PostgreSQL server of this run; skipped (failed under CI) when it does not answer."""
@@ -232,7 +247,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     problem = server.unreachable()
     if problem is not None:
         message = (
-            f"PostgreSQL is not reachable at {server.describe()} ({problem}): the PostgreSQL half "
+            f"{UNREACHABLE} at {server.describe()} ({problem}): the PostgreSQL half "
             "of the database tests needs it (start it: pg_ctlcluster 15 main start)"
         )
         if os.environ.get("CI"):
