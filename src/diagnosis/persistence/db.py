@@ -129,11 +129,14 @@ class Database:
         """SQLite: `busy_timeout_s` applies. PostgreSQL: a reader and a writer pool of `pool_size`
         each, so a burst of reads never leaves a flush waiting for a connection."""
         if is_postgres(database_url):
-            pools = {"pool_size": pool_size, "statement_timeout_s": statement_timeout_s}
-            return cls(
-                reader=create_engine(database_url, write=False, **pools),
-                writer=create_engine(database_url, write=True, **pools),
+            reader, writer = (
+                create_engine(
+                    database_url, write=write, pool_size=pool_size,
+                    statement_timeout_s=statement_timeout_s,
+                )
+                for write in (False, True)
             )
+            return cls(reader=reader, writer=writer)
         if not is_sqlite(database_url):
             engine = create_engine(database_url)
             return cls(reader=engine, writer=engine)
