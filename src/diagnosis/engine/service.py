@@ -6,6 +6,7 @@ app's lifespan and closed after it. Never imports the API.
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,17 @@ class MonitorSlot:
 
 def new_execution_id() -> str:
     return secrets.token_urlsafe(12)
+
+
+# What an execution id can look like (token_urlsafe, at most the column's 64 characters).
+_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _check_id_shape(execution_id: str) -> None:
+    """An id no execution can have is unknown without asking the database: a NUL or a
+    500-character path segment must be a 404, not a driver error (PostgreSQL refuses NUL)."""
+    if not _ID_SHAPE.fullmatch(execution_id):
+        raise NotFound("execution not found")
 
 
 class Engine:
@@ -269,6 +281,7 @@ class Engine:
     # -- queries -----------------------------------------------------------------------
 
     async def _get(self, execution_id: str, owner: str | None) -> Any:
+        _check_id_shape(execution_id)
         record = await self.repository.get_execution(execution_id, owner)
         if record is None:
             raise NotFound("execution not found")
@@ -276,6 +289,7 @@ class Engine:
 
     async def status(self, execution_id: str, owner: str | None = None) -> ExecutionStatusView:
         """SPEC 5: the DB row is the authority; the cache is compared, never trusted first."""
+        _check_id_shape(execution_id)
         try:
             row = await self.repository.get_execution(execution_id, owner, with_report=False)
         except Exception as exc:
