@@ -1,5 +1,6 @@
-"""`python -m bench [--quick] [--out PATH]`: run every bench in one go, print the table, write
-BENCHMARKS.md (the full run) or `--out` (any run). `--quick` is the smoke test's tiny size."""
+"""`python -m bench [--quick] [--only cpu|fanout] [--out PATH]`: run every bench in one go, print
+the table, write BENCHMARKS.md (the full run) or `--out` (any run). `--quick` is the smoke test's
+tiny size; `--only` runs one part (never writes BENCHMARKS.md unless `--out` says so)."""
 
 import argparse
 import sys
@@ -7,33 +8,43 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import fanout, live, report, sse, writes
+from bench import cpu, fanout, live, report, sse, writes
 from bench.loop import run_async
 from bench.procs import REPO_ROOT, fake_provider
 from bench.results import Section
 from bench.sizes import FULL, QUICK
+
+PARTS = ("fanout", "writes", "live", "cpu")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--out", type=Path, help="where to write the markdown report")
+    parser.add_argument("--only", choices=PARTS, help="run one part of the bench")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    out = args.out or (None if args.quick else REPO_ROOT / "BENCHMARKS.md")
+    out = args.out or (None if args.quick or args.only else REPO_ROOT / "BENCHMARKS.md")
+    parts = [args.only] if args.only else list(PARTS)
     began = time.monotonic()
     sections: list[Section] = []
     with tempfile.TemporaryDirectory(prefix="diagnosis-bench-") as tmp:
         work_dir = Path(tmp)
         with fake_provider(sizes.latency_ms, work_dir) as fake:
             provider_url = fake.base_url + "/v1"
-            data = run_async(fanout.measure(sizes, provider_url, work_dir))
-            sections.append(fanout.makespan_section(sizes, data))
-            sections.append(fanout.transport_section(sizes, data))
-            write_runs = run_async(writes.measure(sizes, provider_url, work_dir))
-            sections.append(writes.section(sizes, write_runs))
-            status, memory = live.run(sizes, fake, work_dir)
-            sections += [status, sse.run(sizes, fake, work_dir), memory]
+            if "fanout" in parts:
+                data = run_async(fanout.measure(sizes, provider_url, work_dir))
+                sections.append(fanout.makespan_section(sizes, data))
+                sections.append(fanout.transport_section(sizes, data))
+                sections.append(fanout.baselines_section(sizes, data))
+            if "writes" in parts:
+                write_runs = run_async(writes.measure(sizes, provider_url, work_dir))
+                sections.append(writes.section(sizes, write_runs))
+            if "live" in parts:
+                status, memory = live.run(sizes, fake, work_dir)
+                sections += [status, sse.run(sizes, fake, work_dir), memory]
+            if "cpu" in parts:
+                sections.append(cpu.run(sizes, fake, work_dir))
     print(report.render_text(sizes, sections))
     print(f"\n(bench took {time.monotonic() - began:.0f} s)", file=sys.stderr)
     if out is not None:

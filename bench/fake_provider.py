@@ -2,15 +2,21 @@
 holds every call until opened (so subscribers can connect before work starts), and counters.
 
 `python -m bench.fake_provider --port P --latency-ms L`; GET /gate/close, /gate/open, /stats.
-Only for loopback benches: it answers every chat completion with the same ok body.
+Only for loopback benches: it answers every chat completion with the same ok body, the tests'
+short default, or for a model whose name starts with `long` a realistic ~3000-character answer.
 """
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
-from tests.fake_openai import FakeOpenAI, Receive, Send
+from tests.fake_openai import Behaviour, FakeOpenAI, Ok, Receive, Send
 from tests.fake_openai import main as serve_fake
+
+from bench.answers import LONG_ANSWER
+
+LONG_MODEL_PREFIX = "long"
 
 
 class GatedFakeOpenAI(FakeOpenAI):
@@ -18,6 +24,14 @@ class GatedFakeOpenAI(FakeOpenAI):
         super().__init__(**kwargs)
         self._open: asyncio.Event | None = None  # made in the server's loop, on first use
         self.served = 0
+
+    def _next_behaviour(self, model: str | None) -> Behaviour:
+        behaviour = super()._next_behaviour(model)
+        if isinstance(behaviour, Ok) and behaviour.text is None and (model or "").startswith(
+            LONG_MODEL_PREFIX
+        ):
+            return replace(behaviour, text=LONG_ANSWER)
+        return behaviour
 
     def _gate(self) -> asyncio.Event:
         if self._open is None:

@@ -2,6 +2,7 @@
 one execution run from `engine.create` to its terminal status, with every flush timestamped.
 
 The timestamping wraps `write_progress` of this engine's repository only; writes are unchanged.
+Like the lifespan, the start-up heap is frozen once the engine is built (diagnosis.heap).
 """
 
 import resource
@@ -14,13 +15,16 @@ from typing import Any
 
 import httpx
 
+from bench.probes import GcRecorder
 from diagnosis.engine import metrics
 from diagnosis.engine.service import Competitor, Engine, NewDiagnosis
+from diagnosis.heap import freeze_startup_heap
 from diagnosis.persistence.db import Database, migrate
 from diagnosis.persistence.records import ProgressSnapshot, ResultWrite
 from diagnosis.persistence.repository import Repository
 from diagnosis.providers.config import PlatformConfig
 from diagnosis.providers.registry import PlatformRegistry, TransportFactory
+from diagnosis.providers.transport import httpx_aiohttp_transport
 from diagnosis.settings import Settings
 
 PLATFORM = "fake"
@@ -70,8 +74,12 @@ def httpcore_transport(config: PlatformConfig) -> httpx.AsyncBaseTransport:
     )
 
 
-# "aiohttp" is the service's default (providers/transport.py): no factory needed.
-TRANSPORTS: dict[str, TransportFactory | None] = {"httpx": httpcore_transport, "aiohttp": None}
+# "aiohttp" is the service's default (aiohttp.ClientSession directly): no factory needed.
+# The other two drive an httpx transport: httpx-aiohttp (the client before issue 13) and
+# httpx's own (httpcore, the one before that).
+TRANSPORTS: dict[str, TransportFactory | None] = {
+    "aiohttp": None, "httpx-aiohttp": httpx_aiohttp_transport, "httpcore": httpcore_transport,
+}
 
 
 @dataclass
@@ -111,6 +119,8 @@ class EngineRun:
     commits: list[Commit]
     flush_metric: int  # metrics.FLUSHES delta over the run
     cache_after: int  # len(engine.cache) once the run ended
+    gc_s: float = 0.0  # time in garbage collections during the run
+    gc_counts: tuple[int, int, int] = (0, 0, 0)  # collections per generation
 
     @property
     def finishes(self) -> list[float]:
@@ -132,10 +142,11 @@ class EngineRun:
 
 
 def transport_name(engine: Engine) -> str:
-    """The class of the httpx transport the platform's client really uses."""
-    provider = engine.registry.provider(PLATFORM)
-    transport = getattr(getattr(provider, "_client", None), "_transport", None)
-    return type(transport).__name__
+    """The class of the client the platform's provider really uses (and its httpx transport)."""
+    client = getattr(engine.registry.provider(PLATFORM), "_client", None)
+    transport = getattr(client, "transport", None)
+    name = type(client).__name__
+    return f"{name} over {type(transport).__name__}" if transport is not None else name
 
 
 @contextmanager
@@ -172,6 +183,7 @@ async def bench_engine(
         {PLATFORM: fake_platform(base_url, concurrency)}, transport_factory=TRANSPORTS[transport]
     )
     engine = Engine(settings, repository, registry)
+    freeze_startup_heap()
     try:
         yield engine, log
     finally:
@@ -193,14 +205,21 @@ async def run_execution(
         brand=BRAND, platforms=[PLATFORM], questions=questions, samples=samples,
         competitors=[Competitor(name) for name in competitors],
     )
+    collections = GcRecorder()
+    collections.start()
     flushes, cpu = _flush_count(), cpu_now()
     began = time.perf_counter()
-    record = await engine.create(request)
-    status = await engine.runner.wait(str(record.execution_id))
+    try:
+        record = await engine.create(request)
+        status = await engine.runner.wait(str(record.execution_id))
+    finally:
+        collections.stop()
     makespan = time.perf_counter() - began
     return EngineRun(
         tasks=tasks, concurrency=concurrency, transport=transport, makespan_s=makespan,
         cpu_s=cpu_now() - cpu, status=status.value if status else "none",
         commits=log.by_execution.get(str(record.execution_id), []),
         flush_metric=_flush_count() - flushes, cache_after=len(engine.cache),
+        gc_s=sum(collections.seconds), gc_counts=(
+            collections.counts[0], collections.counts[1], collections.counts[2]),
     )

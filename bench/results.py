@@ -47,3 +47,7 @@ def secs(seconds: float) -> str:
 
 def ratio(value: float) -> str:
     return f"{value:.2f}x"
+
+
+def us(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1e6:.0f} us"

@@ -3,6 +3,7 @@ plus read-only bench routes: when each flush committed, and what the engine hold
 
 `python -m bench.server --port P`, configured by DIAGNOSIS_* variables. The only change to the
 service is a wrapper that timestamps each committed `write_progress`; it never alters a write.
+`/bench/probes/start` and `/bench/probes/stop` bracket a run with the GC and loop-lag probes.
 """
 
 import argparse
@@ -13,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from bench.probes import GcRecorder, LoopLagProbe
 from diagnosis.api.app import create_app
 from diagnosis.logs import configure_logging
 from diagnosis.persistence.db import upgrade_to_head
@@ -68,6 +70,21 @@ def main() -> None:
             "by_status": await engine.repository.counts_by_status(),
         }
 
+    collections, lag = GcRecorder(), LoopLagProbe()
+
+    async def probes_start() -> dict[str, Any]:
+        collections.start()
+        lag.start()
+        return {"started": True}
+
+    async def probes_stop() -> dict[str, Any]:
+        collections.stop()
+        await lag.stop()
+        return {"gc": collections.snapshot(), "loop": lag.snapshot()}
+
+    app.add_api_route("/bench/probes/start", probes_start, methods=["POST"],
+                      include_in_schema=False)
+    app.add_api_route("/bench/probes/stop", probes_stop, methods=["POST"], include_in_schema=False)
     app.add_api_route("/bench/flushes/{execution_id}", flushes, include_in_schema=False)
     app.add_api_route("/bench/state", state, include_in_schema=False)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None,
