@@ -1,4 +1,4 @@
-"""The `diagnosis` command: serve, run one diagnosis in-process, list platforms.
+"""The `diagnosis` command: serve, run one diagnosis in-process, list platforms, monitors.
 
 Prints reports to stdout and progress to stderr, so `diagnosis run --format json | jq` works.
 Never prints a key.
@@ -263,6 +263,11 @@ def _print_table(report: dict[str, Any]) -> None:
                       pct(b.get("top1_share")), pct(b.get("share_of_voice")),
                       num(b.get("sentiment_index")), num(b.get("visibility_score")))
     out.print(table)
+
+
+from diagnosis.cli_monitors import monitor_app  # noqa: E402  (its commands import this module)
+
+app.add_typer(monitor_app, name="monitor")
 
 
 def main() -> None:  # pragma: no cover

@@ -66,7 +66,7 @@ async def test_an_interval_monitor_runs_on_schedule_and_each_run_is_a_normal_exe
             assert paused.status_code == 200 and paused.json()["paused"] is True
 
 
-async def test_a_drop_of_the_own_brand_is_significant_in_trend_and_changes_and_fires_a_signed_webhook(
+async def test_a_significant_drop_shows_in_trend_and_changes_and_fires_a_signed_webhook(
     live_server, fake_openai, webhook_receiver,
 ):
     secret = "s3cret-for-hmac"

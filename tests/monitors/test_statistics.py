@@ -50,7 +50,8 @@ def test_a_drop_from_ten_of_ten_to_none_is_significant_for_every_rate():
     assert change[("A", "mention_rate")]["delta"] == -1.0
     assert change[("A", "mention_rate")]["significant"]
     assert change[("A", "share_of_voice")]["significant"]
-    assert not change[("A", "avg_rank")]["significant"] and change[("A", "avg_rank")]["test"] is None
+    rank = change[("A", "avg_rank")]
+    assert not rank["significant"] and rank["test"] is None
 
 
 def test_one_sample_per_question_never_claims_significance():

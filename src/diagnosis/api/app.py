@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     install_openapi(app, platform_names=configured_names(platforms))
+    monitors.document(app, min_interval_s=settings.monitor_min_interval_s)
     app.include_router(diagnoses.router)
     app.include_router(events.router)
     app.include_router(system.router)

@@ -4,6 +4,7 @@ The diagnosis inside a monitor is validated by the very model of POST /api/diagn
 webhook's secret is write-only (responses say `has_secret`).
 """
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -51,21 +53,32 @@ IntervalS = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=MAX_IN
                       WithJsonSchema({"type": "integer", "minimum": 1,
                                       "maximum": MAX_INTERVAL_S})]
 Metric = Literal[METRICS]  # type: ignore[valid-type]
-Points = Annotated[float, Field(ge=0, le=100)]
-Threshold = Annotated[float, Field(ge=-1_000_000, le=1_000_000)]
+# Strict: a JSON string or boolean is a wrong type here, as the schema says.
+Points = Annotated[float, Strict(), Field(ge=0, le=100)]
+Threshold = Annotated[float, Strict(), Field(ge=-1_000_000, le=1_000_000)]
+Flag = Annotated[bool, Strict()]
+
+
+# An http(s) URL in printable ASCII (percent-encode the rest), as the schema says.
+_URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http or https URL")
+    if not re.fullmatch(_URL_PATTERN, value):
+        raise ValueError("must be an http or https URL in printable ASCII")
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if not parts.hostname or not port_ok:
+        raise ValueError("must name a host and a port in 1..65535")
     return value
 
 
 WebhookUrl = Annotated[
     str, StringConstraints(max_length=2000), AfterValidator(_http_url),
-    WithJsonSchema({"type": "string", "format": "uri", "maxLength": 2000,
-                    "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\x00]*)?$"}),
+    WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": _URL_PATTERN}),
 ]
 
 
@@ -149,7 +162,7 @@ class MonitorCreate(BaseModel):
     schedule: ScheduleIn
     alerts: list[AlertRule] = Field(default_factory=list, max_length=20)
     webhook: WebhookIn | None = None
-    paused: bool = False
+    paused: Flag = False
 
 
 class MonitorPatch(BaseModel):
@@ -162,7 +175,7 @@ class MonitorPatch(BaseModel):
     schedule: ScheduleIn | None = None
     alerts: list[AlertRule] | None = Field(None, max_length=20)
     webhook: WebhookIn | None = None
-    paused: bool | None = None
+    paused: Flag | None = None
 
 
 # --- responses ----------------------------------------------------------------------------

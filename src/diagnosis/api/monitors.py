@@ -236,3 +236,19 @@ async def list_alerts(
     alerts, total = await monitors.alerts(monitor_id, owner, offset=offset, limit=limit)
     return AlertsPage(items=[alert_out(a) for a in alerts], total=total, offset=offset,
                       limit=limit)
+
+
+def document(app: Any, *, min_interval_s: int) -> None:
+    """The OpenAPI document states this server's DIAGNOSIS_MONITOR_MIN_INTERVAL_S as the
+    interval's minimum (a shorter one is a 422), on top of api/openapi.py's rewrite."""
+    inner = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema: dict[str, Any] = inner()
+        interval = (schema.get("components", {}).get("schemas", {})
+                    .get("IntervalSchedule", {}).get("properties", {}).get("interval_s"))
+        if interval is not None:
+            interval["minimum"] = min_interval_s
+        return schema
+
+    app.openapi = openapi

@@ -82,10 +82,17 @@ class MonitorScheduler:
             self._wake.clear()
 
     async def tick(self) -> TickResult:
+        """One round: start every due slot's run, then evaluate every ended run's rules."""
         result = TickResult()
         now = self.clock()
         for monitor in await self.service.repository.due_monitors(now):
             await self._fire(monitor, now, result)
+        await self.evaluate_ended(result)
+        return result
+
+    async def evaluate_ended(self, result: TickResult | None = None) -> TickResult:
+        """Evaluate the alert rules of every ended run not evaluated yet (the CLI's `run`)."""
+        result = result or TickResult()
         for run in await self.service.repository.unevaluated_runs():
             await self._evaluate(run, result)
         return result

@@ -32,7 +32,7 @@ function headers(extra) {
   return all;
 }
 
-async function request(method, path, body) {
+export async function request(method, path, body) {
   let response;
   try {
     response = await fetch(path, {

@@ -1,8 +1,9 @@
-// The dashboard's entry: hash routing (#/ and #/run/<id>, so a reload reopens the live view),
-// the language switch, the token panel and the auth banner.
+// The dashboard's entry: hash routing (#/, #/run/<id>, #/monitors, #/monitor/<id>: a reload
+// reopens the view), the language switch, the token panel and the auth banner.
 
 import { getToken, setToken } from "./api.js";
 import { mountHome } from "./home.js";
+import { mountMonitor, mountMonitors } from "./monitors.js";
 import { applyStatic, currentLang, setLang, t } from "./i18n.js";
 import { mountRun } from "./run.js";
 
@@ -42,7 +43,11 @@ function route() {
   showBanner(null);
   const match = location.hash.match(/^#\/run\/([^/?#]+)/);
   const ctx = { navigate: (hash) => { location.hash = hash; }, showError };
-  current = match ? mountRun(view, decodeURIComponent(match[1]), ctx) : mountHome(view, ctx);
+  const monitor = location.hash.match(/^#\/monitor\/([^/?#]+)/);
+  if (match) current = mountRun(view, decodeURIComponent(match[1]), ctx);
+  else if (monitor) current = mountMonitor(view, decodeURIComponent(monitor[1]), ctx);
+  else if (location.hash.startsWith("#/monitors")) current = mountMonitors(view, ctx);
+  else current = mountHome(view, ctx);
   window.scrollTo(0, 0);
 }
 

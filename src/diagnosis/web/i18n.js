@@ -255,6 +255,11 @@ export function setLang(next) {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
 }
 
+/** More words from a page's own module (e.g. monitors_i18n.js), per language. */
+export function extendMessages(extra) {
+  for (const [code, words] of Object.entries(extra)) Object.assign(MESSAGES[code], words);
+}
+
 /** A label; `{0}`, `{1}` … are replaced by the arguments. Unknown keys show themselves. */
 export function t(key, ...args) {
   const text = MESSAGES[lang][key] ?? MESSAGES.en[key] ?? key;
