@@ -157,3 +157,33 @@ async def test_a_failing_receiver_is_retried_then_the_alert_is_marked_failed(
             [alert] = await eventually(failed)
     assert [(d["http_status"], d["ok"]) for d in alert["deliveries"]] == [(500, False)] * 3
     assert len(webhook_receiver.received()) == 3
+
+
+async def test_a_server_restart_keeps_the_schedule_and_runs_no_slot_twice(api_client):
+    # given a monitor every second, run by one server process (the app and its lifespan)
+    async with api_client(**FAST) as (client, _app):
+        created = await client.post("/api/monitors", json={
+            "name": "restart", "diagnosis": diagnosis("demo", samples=1),
+            "schedule": {"interval_s": 1}})
+        mid = created.json()["monitor_id"]
+
+        async def runs_at_least(n: int) -> Any:
+            page = (await client.get(f"/api/monitors/{mid}/runs?limit=500")).json()
+            return page if page["total"] >= n else None
+
+        before = await eventually(lambda: runs_at_least(1))
+    # when a new server starts on the same database
+    async with api_client(**FAST) as (client, _app):
+        kept = (await client.get(f"/api/monitors/{mid}")).json()
+        assert kept["next_run_at"] is not None and kept["paused"] is False
+
+        async def more_runs() -> Any:
+            page = (await client.get(f"/api/monitors/{mid}/runs?limit=500")).json()
+            return page if page["total"] >= before["total"] + 2 else None
+
+        after = await eventually(more_runs)
+    # then the schedule went on, and every slot has exactly one execution
+    slots = [run["scheduled_for"] for run in after["items"]]
+    assert len(slots) == len(set(slots)) == after["total"]
+    kept_ids = {r["execution_id"] for r in after["items"]}
+    assert {r["execution_id"] for r in before["items"]} <= kept_ids
