@@ -4,7 +4,7 @@ refuses for good becomes a bad_response result instead of wedging the flush."""
 
 import asyncio
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from diagnosis.constants import ExecutionStatus
 from diagnosis.engine import metrics
@@ -132,3 +132,18 @@ async def test_a_transient_write_failure_is_retried_until_it_succeeds(make_engin
     assert left["n"] == 0
     assert row.status == ExecutionStatus.completed
     assert [r.status for r in rows] == ["ok"] * 8
+
+
+def test_postgres_errors_are_classified_by_sqlstate():
+    class PgError(Exception):
+        def __init__(self, sqlstate: str) -> None:
+            super().__init__("x")
+            self.sqlstate = sqlstate
+
+    def wrapped(code: str) -> Exception:
+        return DBAPIError("UPDATE", {}, PgError(code))
+
+    for code in ("57014", "40P01", "40001", "55P03", "08006", "53100", "57P01"):
+        assert is_transient(wrapped(code)), code
+    for code in ("22021", "23505", "22P05", "42703"):
+        assert not is_transient(wrapped(code)), code

@@ -163,3 +163,24 @@ async def test_a_reader_holding_its_connection_never_blocks_the_writer(
         async with asyncio.timeout(10):
             async with database.writer.begin() as conn:
                 await conn.execute(text("DELETE FROM executions WHERE id = 'none'"))
+
+
+@postgresql_only
+async def test_a_postgres_statement_timeout_is_transient_and_the_write_probe_writes(
+    make_database_url: MakeDatabaseUrl,
+) -> None:
+    from diagnosis.persistence.db import probe_write
+    from diagnosis.persistence.faults import is_transient
+
+    database = Database.open(make_database_url(), statement_timeout_s=0.05)
+    try:
+        # given a statement that outlives the statement timeout
+        with pytest.raises(DBAPIError) as caught:
+            async with database.writer.begin() as conn:
+                await conn.execute(text("SELECT pg_sleep(1)"))
+        # then it is a "retry later", not "this data can never be stored"
+        assert is_transient(caught.value)
+        # and the health probe takes a transaction id, so its commit must write WAL
+        await probe_write(database.writer)
+    finally:
+        await database.dispose()

@@ -155,13 +155,15 @@ class Database:
 async def probe_write(engine: AsyncEngine) -> None:
     """A write transaction that must reach the disk, for /health: a locked, read-only or full
     database fails it. On SQLite, rewriting `user_version` (unused by us and Alembic) dirties the
-    header page, so the commit appends a WAL frame; elsewhere a plain write transaction."""
+    header page, so the commit appends a WAL frame. On PostgreSQL, taking a transaction id
+    (`txid_current()`) makes the commit write a WAL record, so a full disk or a read-only
+    server fails it."""
     async with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             version = (await conn.exec_driver_sql("PRAGMA user_version")).scalar_one()
             await conn.exec_driver_sql(f"PRAGMA user_version = {int(version)}")
         else:
-            await conn.execute(select(1))
+            await conn.execute(select(func.txid_current()))
 
 
 def _install_sqlite_hooks(

@@ -39,9 +39,27 @@ def is_database_error(exc: BaseException) -> bool:
     )
 
 
+# PostgreSQL SQLSTATEs that say "not now": connection (08), resources such as a full disk (53),
+# operator intervention such as a shutdown (57P), query canceled by statement_timeout (57014),
+# lock not available (55P03), serialization failure (40001), deadlock (40P01). asyncpg's errors
+# reach SQLAlchemy as a plain DBAPIError, so the class alone cannot tell.
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "57014", "55P03", "40001", "40P01")
+
+
+def _sqlstate(chain: list[BaseException]) -> str | None:
+    for e in chain:
+        code = getattr(e, "sqlstate", None) or getattr(e, "pgcode", None)
+        if isinstance(code, str) and code:
+            return code
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when the same write may succeed later; False when this data can never be written."""
     chain = _chain(exc)
+    sqlstate = _sqlstate(chain)
+    if sqlstate is not None:
+        return sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
     if any(isinstance(e, (UnicodeError, *_PERMANENT_DBAPI)) for e in chain):
         return False
     if any(isinstance(e, _TRANSIENT_DBAPI) for e in chain):
