@@ -2,7 +2,8 @@
 
 Latin names match on word boundaries, CJK names as substrings, the longest match wins on
 overlaps; a name inside a URL is not a mention (the URL is a source). Works on
-`text.normalize` output only; must never do I/O or judge tone.
+`text.normalize` output only; must never do I/O or judge tone. All one-word spellings of a
+brand list are found in one pass of an Aho-Corasick automaton, built once per brand list.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+import ahocorasick_rs
 
 from diagnosis.analysis.schemas import BrandSpec
 from diagnosis.analysis.sources import url_spans
@@ -65,14 +68,65 @@ def _pattern(name: str) -> re.Pattern[str] | None:
     return re.compile(left + body + right)
 
 
-def _candidates(text: str, brands: Sequence[BrandSpec]) -> list[Mention]:
-    found: list[Mention] = []
+_WORD_CHAR = re.compile(_WORD)
+
+# A spelling the automaton finds: its brands (in request order), and whether each end must sit
+# on a word boundary (a Latin-ended side).
+_Entry = tuple[tuple[int, ...], bool, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Matcher:
+    automaton: ahocorasick_rs.AhoCorasick | None  # one-word spellings, every occurrence
+    entries: tuple[_Entry, ...]  # by the automaton's pattern index
+    patterns: tuple[tuple[int, re.Pattern[str]], ...]  # spellings with inner whitespace
+
+
+@lru_cache(maxsize=64)
+def _matcher(brands: tuple[BrandSpec, ...]) -> _Matcher:
+    owners: dict[str, list[int]] = {}
+    patterns: list[tuple[int, re.Pattern[str]]] = []
     for index, brand in enumerate(brands):
-        for spelling in {normalize(spelling).strip() for spelling in brand.names}:
-            pattern = _pattern(spelling)
-            if pattern is None:
+        for spelling in dict.fromkeys(normalize(spelling).strip() for spelling in brand.names):
+            if not spelling:
                 continue
-            found.extend(Mention(index, m.start(), m.end()) for m in pattern.finditer(text))
+            if len(spelling.split()) > 1:  # inner whitespace matches any run of it: a regex
+                pattern = _pattern(spelling)
+                if pattern is not None:
+                    patterns.append((index, pattern))
+            elif index not in owners.setdefault(spelling, []):
+                owners[spelling].append(index)
+    if not owners:
+        return _Matcher(None, (), tuple(patterns))
+    entries = tuple(
+        (tuple(indexes), is_word_char(spelling[0]), is_word_char(spelling[-1]))
+        for spelling, indexes in owners.items()
+    )
+    # Overlapping matches: the longest-first choice below sees every candidate, as it did
+    # with one regex per spelling.
+    automaton = ahocorasick_rs.AhoCorasick(
+        list(owners), matchkind=ahocorasick_rs.MATCHKIND_STANDARD
+    )
+    return _Matcher(automaton, entries, tuple(patterns))
+
+
+def _candidates(text: str, brands: Sequence[BrandSpec]) -> list[Mention]:
+    matcher = _matcher(tuple(brands))
+    found: list[Mention] = []
+    if matcher.automaton is not None:
+        size = len(text)
+        for pattern, start, end in matcher.automaton.find_matches_as_indexes(
+            text, overlapping=True
+        ):
+            indexes, left, right = matcher.entries[pattern]
+            # Latin ends on word boundaries: "nio" never inside "onion" or "union".
+            if left and start > 0 and _WORD_CHAR.match(text, start - 1):
+                continue
+            if right and end < size and _WORD_CHAR.match(text, end):
+                continue
+            found.extend(Mention(index, start, end) for index in indexes)
+    for index, pattern in matcher.patterns:
+        found.extend(Mention(index, m.start(), m.end()) for m in pattern.finditer(text))
     return found
 
 
@@ -82,7 +136,9 @@ def find_mentions(text: str, brands: Sequence[BrandSpec]) -> list[Mention]:
     taken = bytearray(len(text))
     for start, end in url_spans(text):  # https://www.brand.com/... names a source
         taken[start:end] = b"\x01" * (end - start)
-    by_length = sorted(_candidates(text, brands), key=lambda m: (m.start - m.end, m.start))
+    by_length = sorted(
+        _candidates(text, brands), key=lambda m: (m.start - m.end, m.start, m.brand)
+    )
     for mention in by_length:
         if any(taken[mention.start : mention.end]):
             continue

