@@ -64,8 +64,11 @@ class Settings(BaseSettings):
     monitor_webhook_backoff_s: float = Field(1.0, ge=0)
     monitor_webhook_timeout_s: float = Field(10.0, gt=0)
     public_url: str = ""
+    # Sources (SPEC 8, docs/analysis.md "Sources"): a JSON or TOML file of {kind: [domains]}
+    # merged over analysis/domain_kinds.json (its entries win); empty: the default table only.
+    domain_kinds_file: Path | None = None
 
-    @field_validator("platforms_file", mode="before")
+    @field_validator("platforms_file", "domain_kinds_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value

@@ -8,15 +8,16 @@ claims about its own answer.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from diagnosis.analysis.domains import DomainKinds
 from diagnosis.analysis.mentions import find_mentions
 from diagnosis.analysis.passages import brand_passages
 from diagnosis.analysis.rank import assign_ranks
 from diagnosis.analysis.schemas import BrandSpec
 from diagnosis.analysis.sentiment import SentimentJudge
-from diagnosis.analysis.sources import extract_sources
+from diagnosis.analysis.sources import answer_sources
 from diagnosis.analysis.stance import RulesJudge
 from diagnosis.analysis.text import normalize, parse_layout
 
@@ -24,16 +25,23 @@ _RULES = RulesJudge()
 
 
 def analyze_answer(
-    text: str | None, brands: Sequence[BrandSpec], *, judge: SentimentJudge | None = None
+    text: str | None,
+    brands: Sequence[BrandSpec],
+    *,
+    judge: SentimentJudge | None = None,
+    citations: Sequence[Mapping[str, Any]] = (),
+    kinds: DomainKinds | None = None,
 ) -> dict[str, Any]:
     """-> {"mentions": [{"brand", "rank", "sentiment", "stance", "count"}], "sources": [...],
     "judge": "rules"}
 
     `mentions` holds mentioned brands only, by canonical name, in order of first appearance.
     The rules judge always gives the stance; a `judge` given here replaces its sentiment.
+    `sources` merges the platform API's `citations` ({"url", ...}) with the URLs in the text.
     """
     if not text or not text.strip():
-        return {"mentions": [], "sources": [], "judge": _RULES.name}
+        sources = answer_sources("", citations=citations, brands=brands, kinds=kinds)
+        return {"mentions": [], "sources": sources, "judge": _RULES.name}
     normalized = normalize(text)
     layout = parse_layout(normalized)
     mentions = find_mentions(normalized, brands)
@@ -54,4 +62,5 @@ def analyze_answer(
                 "count": counts[index],
             }
         )
-    return {"mentions": rows, "sources": extract_sources(text), "judge": _RULES.name}
+    sources = answer_sources(text, citations=citations, brands=brands, kinds=kinds)
+    return {"mentions": rows, "sources": sources, "judge": _RULES.name}

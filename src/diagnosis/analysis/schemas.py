@@ -16,6 +16,7 @@ class BrandSpec:
     name: str  # canonical name from the request
     aliases: tuple[str, ...] = ()
     is_own: bool = False
+    domains: tuple[str, ...] = ()  # its sites ("nio.com"): sources there are own / competitor
 
     @property
     def names(self) -> tuple[str, ...]:

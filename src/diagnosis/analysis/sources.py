@@ -1,4 +1,5 @@
-"""Sources cited in an answer: http(s) URLs, bare or as markdown links, and their domains.
+"""Sources cited in an answer: http(s) URLs, bare or as markdown links, and the API's own
+citations, each with its domain, registrable domain and kind (analysis/domains.py).
 
 Reads the original (not normalised) text so URLs keep their case; must never fetch anything.
 """
@@ -6,7 +7,12 @@ Reads the original (not normalised) text so URLs keep their case; must never fet
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
+
+from diagnosis.analysis.domains import DomainKinds, classify, registrable_domain
+from diagnosis.analysis.schemas import BrandSpec
 
 # Markdown links first so that "[官网](https://x.cn)" yields the URL without its ")".
 _URL = re.compile(
@@ -57,4 +63,57 @@ def extract_sources(text: str) -> list[dict[str, str]]:
             continue
         seen.add(url)
         sources.append({"url": url, "domain": domain})
+    return sources
+
+
+def _dedupe_key(url: str) -> str:
+    """URLs that name the same page: scheme and host case-folded, no fragment, no trailing
+    slash (an API citation and the same link in the text are one source)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    path = parts.path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    host = (parts.netloc or "").lower().removeprefix("www.")
+    return f"{parts.scheme.lower()}://{host}{path}{query}"
+
+
+def _api_urls(citations: Sequence[Mapping[str, Any]]) -> list[str]:
+    urls = []
+    for citation in citations:
+        url = citation.get("url") if isinstance(citation, Mapping) else None
+        if isinstance(url, str) and url.lower().startswith(("http://", "https://")):
+            urls.append(url.strip())
+    return urls
+
+
+def answer_sources(
+    text: str,
+    *,
+    citations: Sequence[Mapping[str, Any]] = (),
+    brands: Sequence[BrandSpec] = (),
+    kinds: DomainKinds | None = None,
+) -> list[dict[str, str]]:
+    """[{url, domain, registrable_domain, kind, cited_by}]: the API's citations first
+    (cited_by "api"), then URLs written in the text that the API did not cite ("text"); one
+    entry per page."""
+    found = [(url, "api") for url in _api_urls(citations)]
+    found += [(s["url"], "text") for s in extract_sources(text)]
+    seen: set[str] = set()
+    sources = []
+    for url, cited_by in found:
+        key, domain = _dedupe_key(url), domain_of(url)
+        if not domain or key in seen:
+            continue
+        seen.add(key)
+        sources.append(
+            {
+                "url": url,
+                "domain": domain,
+                "registrable_domain": registrable_domain(domain),
+                "kind": classify(domain, brands, kinds),
+                "cited_by": cited_by,
+            }
+        )
     return sources

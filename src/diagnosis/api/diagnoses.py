@@ -47,8 +47,9 @@ def to_new_diagnosis(body: DiagnosisCreate, owner: str | None) -> NewDiagnosis:
     return NewDiagnosis(
         brand=body.brand,
         aliases=list(body.aliases),
+        domains=list(body.domains),
         competitors=[
-            Competitor(c.name, list(c.aliases)) for c in body.competitors
+            Competitor(c.name, list(c.aliases), list(c.domains)) for c in body.competitors
         ],
         questions=list(body.questions),
         platforms=list(body.platforms),

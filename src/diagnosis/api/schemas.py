@@ -72,11 +72,35 @@ _NAME_SCHEMA: dict[str, Any] = {
     "type": "string", "minLength": 1, "maxLength": 100, "pattern": _TEXT_PATTERN,
 }
 
+# A host name (ASCII; IDNs in their xn-- form), at least two labels: "nio.com", "www.nio.com.cn".
+# Sources on it or under it are the brand's own (or that competitor's) in the report.
+_DOMAIN_PATTERN = (
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)+$"
+)
+_DOMAIN_SCHEMA: dict[str, Any] = {"type": "string", "maxLength": 253, "pattern": _DOMAIN_PATTERN}
+_DOMAINS_SCHEMA: dict[str, Any] = {"type": "array", "items": _DOMAIN_SCHEMA, "maxItems": 20}
+
+
+def _host(value: str) -> str:
+    value = value.lower()
+    return value[4:] if value.startswith("www.") and value.count(".") > 1 else value
+
+
+Domain = Annotated[
+    str,
+    StringConstraints(max_length=253, pattern=_DOMAIN_PATTERN),
+    AfterValidator(_host),
+    WithJsonSchema(_DOMAIN_SCHEMA),
+]
+Domains = Annotated[list[Domain], Field(max_length=20), WithJsonSchema(_DOMAINS_SCHEMA)]
+
 
 class CompetitorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     aliases: list[Name] = Field(default_factory=list, max_length=20)
+    domains: Domains = Field(default_factory=list, description="Its sites / 官网域名")
 
 
 def _competitor_object(value: Any) -> Any:
@@ -96,6 +120,7 @@ CompetitorItem = Annotated[
             "properties": {
                 "name": _NAME_SCHEMA,
                 "aliases": {"type": "array", "items": _NAME_SCHEMA, "maxItems": 20},
+                "domains": _DOMAINS_SCHEMA,
             },
         },
     ]}),
@@ -129,6 +154,11 @@ class DiagnosisCreate(BaseModel):
 
     brand: Name = Field(description="Your brand / 品牌名")
     aliases: list[Name] = Field(default_factory=list, max_length=20, description="别名")
+    domains: Domains = Field(
+        default_factory=list,
+        description="The brand's own sites (nio.com): cited pages there are `own` sources; "
+        "subdomains included / 品牌官网域名",
+    )
     competitors: list[CompetitorItem] = Field(
         default_factory=list, max_length=20,
         description="Competitors: names or {name, aliases} / 竞品",
@@ -156,7 +186,10 @@ CREATE_EXAMPLES: dict[str, Any] = {
         "value": {
             "brand": "蔚来",
             "aliases": ["NIO"],
-            "competitors": ["理想", {"name": "小鹏", "aliases": ["XPeng"]}],
+            "domains": ["nio.com", "nio.cn"],
+            "competitors": [
+                "理想", {"name": "小鹏", "aliases": ["XPeng"], "domains": ["xiaopeng.com"]},
+            ],
             "questions": ["20万左右的新能源汽车品牌推荐", "{brand}的售后服务怎么样？"],
             "platforms": ["demo"],
             "samples": 2,

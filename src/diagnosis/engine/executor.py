@@ -6,6 +6,7 @@ the execution resumable: unfinished tasks stay pending, never marked failed.
 """
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from diagnosis.analysis import BrandSpec, analyze_answer
+from diagnosis.analysis.domains import domain_kinds
 from diagnosis.constants import ErrorKind, ExecutionStatus, ResultStatus, Stage
 from diagnosis.engine import metrics
 from diagnosis.engine.cache import LiveExecution, PlatformCounters, utcnow
@@ -43,10 +45,41 @@ class StopReason(StrEnum):
 
 
 def brand_specs(record: Any) -> list[BrandSpec]:
-    specs = [BrandSpec(record.brand, tuple(record.aliases or ()), is_own=True)]
+    own_domains = tuple(getattr(record, "brand_domains", None) or ())
+    specs = [BrandSpec(record.brand, tuple(record.aliases or ()), is_own=True, domains=own_domains)]
     for comp in record.competitors or ():
-        specs.append(BrandSpec(comp["name"], tuple(comp.get("aliases") or ())))
+        specs.append(
+            BrandSpec(
+                comp["name"], tuple(comp.get("aliases") or ()),
+                domains=tuple(comp.get("domains") or ()),
+            )
+        )
     return specs
+
+
+def api_citations(analysis: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The platform API's citations kept in a stored analysis (to analyse the answer again)."""
+    sources = (analysis or {}).get("sources") or ()
+    return [s for s in sources if isinstance(s, dict) and s.get("cited_by") == "api"]
+
+
+def retry_analysis(record: Any, competitors: Sequence[Any], settings: Any) -> Any:
+    """For a retry that adds competitors: each copied ok answer analysed for the new brand
+    list, its API citations kept."""
+    brands = [
+        brand_specs(record)[0],
+        *(BrandSpec(c.name, tuple(c.aliases), domains=tuple(c.domains)) for c in competitors),
+    ]
+    kinds = domain_kinds(settings.domain_kinds_file)
+
+    def analyse(row: Any) -> dict[str, Any] | None:
+        if not row.answer:
+            return row.analysis
+        return analyze_answer(
+            row.answer, brands, citations=api_citations(row.analysis), kinds=kinds
+        )
+
+    return analyse
 
 
 def final_status(live: LiveExecution, reason: StopReason | None) -> ExecutionStatus:
@@ -66,6 +99,7 @@ class ExecutionRun:
         self.engine = engine
         self.record = record
         self.brands = brand_specs(record)
+        self._kinds = domain_kinds(engine.settings.domain_kinds_file)
         self._brand_names = [b.name for b in self.brands]
         self._rows = {row.task_key: row for row in rows}
         self._todo = [row for row in rows if row.status == ResultStatus.pending]
@@ -192,15 +226,21 @@ class ExecutionRun:
         else:
             request = ChatRequest(prompt=row.question, brands=self._brand_names, sample=row.sample)
             outcome = await runtime.call(request, key=self.execution_id)
-        analysis = await self._analyze(outcome.completion.text) if outcome.completion else None
+        completion = outcome.completion
+        analysis = (
+            await self._analyze(completion.text, completion.citations) if completion else None
+        )
         self._finish(row, outcome, analysis)
 
-    async def _analyze(self, text: str) -> dict[str, Any]:
+    async def _analyze(self, text: str, citations: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
         """A short answer is analysed inline (a thread hop would cost more than the work); a
         long one in a worker thread, so that no answer blocks the loop for long (issue 14)."""
+        analyse = functools.partial(
+            analyze_answer, text, self.brands, citations=citations, kinds=self._kinds
+        )
         if len(text) <= INLINE_ANALYSIS_CHARS:
-            return analyze_answer(text, self.brands)
-        return await asyncio.to_thread(analyze_answer, text, self.brands)
+            return analyse()
+        return await asyncio.to_thread(analyse)
 
     def _finish(self, row: Any, outcome: CallOutcome, analysis: dict[str, Any] | None) -> None:
         if row.task_key in self._ended:

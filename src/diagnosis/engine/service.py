@@ -19,7 +19,7 @@ from diagnosis.engine import metrics
 from diagnosis.engine.broker import EventBroker
 from diagnosis.engine.cache import ExecutionCache
 from diagnosis.engine.errors import Conflict, NotFound, TooManyTasks, Unavailable, UnknownPlatforms
-from diagnosis.engine.executor import StopReason, brand_specs
+from diagnosis.engine.executor import StopReason, brand_specs, retry_analysis
 from diagnosis.engine.planning import DEFAULT_QUESTIONS, canonical_questions, plan_tasks
 from diagnosis.engine.reports import render
 from diagnosis.engine.runner import InProcessRunner
@@ -27,7 +27,7 @@ from diagnosis.engine.runtimes import PlatformRuntimes
 from diagnosis.engine.views import ExecutionStatusView, SyncStatus, status_view
 from diagnosis.persistence.faults import WriteHealth, is_database_error
 from diagnosis.persistence.records import ResultWrite, SlotTaken, TaskSpec
-from diagnosis.providers.registry import PlatformRegistry
+from diagnosis.providers.registry import PlatformRegistry, normalise_name
 from diagnosis.settings import Settings
 
 log = logging.getLogger("diagnosis.engine")
@@ -42,6 +42,18 @@ HEALTH_PROBE_TIMEOUT_S = 3.0
 class Competitor:
     name: str
     aliases: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)  # its sites: own/competitor sources
+
+    def stored(self) -> dict[str, Any]:
+        """As the execution's competitors JSON keeps it (domains only when given)."""
+        data: dict[str, Any] = {"name": self.name, "aliases": list(self.aliases)}
+        if self.domains:
+            data["domains"] = list(self.domains)
+        return data
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> "Competitor":
+        return cls(data["name"], list(data.get("aliases") or ()), list(data.get("domains") or ()))
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class NewDiagnosis:
     platforms: list[str]
     aliases: list[str] = field(default_factory=list)
     competitors: list[Competitor] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)  # the brand's own sites
     questions: list[str] = field(default_factory=list)
     samples: int = 1
     deadline_s: int | None = None
@@ -213,7 +226,8 @@ class Engine:
             execution_id=new_execution_id(),
             brand=req.brand,
             aliases=list(req.aliases),
-            competitors=[{"name": c.name, "aliases": list(c.aliases)} for c in req.competitors],
+            competitors=[c.stored() for c in req.competitors],
+            brand_domains=list(req.domains),
             questions=questions,
             platforms=platforms,
             samples=req.samples,
@@ -242,11 +256,26 @@ class Engine:
             raise Conflict(f"execution is already {view.status.value}")
         return view
 
-    async def retry(self, execution_id: str, owner: str | None = None) -> Any:
+    async def retry(
+        self, execution_id: str, owner: str | None = None, *,
+        add_competitors: Sequence[Competitor] = (),
+    ) -> Any:
+        """A new execution copying the ok results and running the rest. `add_competitors`
+        (e.g. a discovered brand) joins the competitors: its `{brand}` questions run as new
+        tasks and the copied answers are analysed again for the longer brand list."""
         old = await self._get(execution_id, owner)
         if not ExecutionStatus(old.status).is_terminal:
             raise Conflict(f"execution is still {old.status}: retry once it has ended")
+        competitors = [Competitor.from_stored(c) for c in old.competitors or ()]
+        known = {normalise_name(old.brand), *(normalise_name(c.name) for c in competitors)}
+        added = []
+        for comp in add_competitors:
+            if normalise_name(comp.name) not in known:
+                known.add(normalise_name(comp.name))
+                added.append(comp)
+        competitors += added
         rows = await self.repository.all_results(execution_id)
+        reanalyse = retry_analysis(old, competitors, self.settings) if added else None
         copied = [
             ResultWrite(
                 task_key=r.task_key,
@@ -258,7 +287,7 @@ class Engine:
                 latency_ms=r.latency_ms,
                 attempts=r.attempts,
                 usage=r.usage,
-                analysis=r.analysis,
+                analysis=reanalyse(r) if reanalyse else r.analysis,
                 finished_at=r.finished_at,
             )
             for r in rows
@@ -267,9 +296,8 @@ class Engine:
         req = NewDiagnosis(
             brand=old.brand,
             aliases=list(old.aliases or ()),
-            competitors=[
-                Competitor(c["name"], list(c.get("aliases") or ())) for c in old.competitors or ()
-            ],
+            domains=list(getattr(old, "brand_domains", None) or ()),
+            competitors=competitors,
             questions=list(old.questions),
             platforms=list(old.platforms),
             samples=int(old.samples),

@@ -43,8 +43,10 @@ class Execution(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     brand: str
     aliases: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    # [{"name": str, "aliases": [str]}]
+    # [{"name": str, "aliases": [str], "domains"?: [str]}]
     competitors: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    # The own brand's sites (SPEC 8, sources of kind "own"); NULL when none were given.
+    brand_domains: list[str] | None = Field(default=None, sa_type=NullableJSON)
     questions: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     platforms: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     samples: int = 1

@@ -90,6 +90,7 @@ class ExecutionRecord:
     platform_stats: dict[str, dict[str, int]] | None = None
     monitor_id: str | None = None  # the monitor whose run this is (SPEC 12)
     scheduled_for: datetime | None = None  # the slot it fills
+    brand_domains: list[str] | None = None  # the own brand's sites (sources of kind "own")
 
 
 @dataclass(frozen=True, slots=True)

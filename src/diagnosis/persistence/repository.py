@@ -86,6 +86,7 @@ class Repository:
         copied: Sequence[ResultWrite] = (),
         monitor_id: str | None = None,
         scheduled_for: datetime | None = None,
+        brand_domains: Sequence[str] = (),
     ) -> ExecutionRecord:
         """Insert the execution (queued, init, seq 0) and one pending row per task, atomically.
 
@@ -123,6 +124,7 @@ class Repository:
                     "platform_stats": _platform_stats(tasks, copied),
                     "monitor_id": monitor_id,
                     "scheduled_for": scheduled_for,
+                    "brand_domains": list(brand_domains) or None,
                 },
             )
             if tasks:

@@ -25,6 +25,9 @@ class Completion:
     model: str | None = None
     latency_ms: int = 0
     truncated: bool = False  # cut at DIAGNOSIS_MAX_ANSWER_CHARS (see storable.py)
+    # Pages the platform's own web search cited ({"url", "title"?}), from the API response
+    # (annotations, search results), not from the answer text (providers/search.py).
+    citations: tuple[dict[str, str], ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
 
 

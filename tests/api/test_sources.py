@@ -1,0 +1,58 @@
+"""Sources a marketer can act on, through the API (SPEC 8): `domains` for the brand and each
+competitor make cited pages `own` / `competitor`, kept with the execution and its retries."""
+
+from tests.api.flows import all_results, start, wait_terminal
+from tests.fake_openai import ok
+
+ANSWER = (
+    "推荐以下几款：\n\n"
+    "1. **蔚来**：服务好，详见 https://www.nio.com/es8\n"
+    "2. **理想**：空间大，参考 https://www.lixiang.com/l9\n\n"
+    "参考：https://zhuanlan.zhihu.com/p/42 、https://item.jd.com/100.html"
+)
+
+
+async def test_brand_and_competitor_domains_make_own_and_competitor_sources(
+    api_client, fake_openai
+):
+    fake_openai.default("fake-model", ok(ANSWER))
+    async with api_client(fake_base_url=fake_openai.base_url) as (client, _app):
+        # given the brand's and a competitor's sites
+        created = await start(
+            client,
+            domains=["WWW.nio.com"],
+            competitors=[{"name": "理想", "domains": ["lixiang.com"]}, "小鹏"],
+            questions=["推荐新能源车"],
+            platforms=["fake"],
+        )
+        await wait_terminal(client, created["execution_id"])
+        [row] = await all_results(client, created["execution_id"])
+        # then each source says whose it is or what kind of site it is
+        kinds = {s["registrable_domain"]: s["kind"] for s in row["analysis"]["sources"]}
+        assert kinds == {
+            "nio.com": "own", "lixiang.com": "competitor",
+            "zhihu.com": "ugc", "jd.com": "ecommerce",
+        }
+        assert {s["cited_by"] for s in row["analysis"]["sources"]} == {"text"}
+        # and a retry keeps the domains (nothing to re-run: the copied analysis is unchanged)
+        again = await client.post(f"/api/diagnoses/{created['execution_id']}/retry")
+        assert again.status_code == 202, again.text
+        await wait_terminal(client, again.json()["execution_id"])
+        [copied] = await all_results(client, again.json()["execution_id"])
+        assert copied["analysis"]["sources"] == row["analysis"]["sources"]
+
+
+async def test_invalid_domains_are_422_naming_the_field(api_client):
+    async with api_client() as (client, _app):
+        for body in (
+            {"domains": ["https://nio.com/"]},
+            {"domains": ["nio"]},
+            {"domains": ["a" * 64 + ".com"]},
+            {"domains": [f"d{i}.com" for i in range(21)]},
+            {"competitors": [{"name": "理想", "domains": ["li xiang.com"]}]},
+        ):
+            response = await client.post(
+                "/api/diagnoses", json={"brand": "蔚来", "platforms": ["demo"], **body}
+            )
+            assert response.status_code == 422, (body, response.text)
+            assert any("domains" in e["field"] for e in response.json()["errors"]), body
