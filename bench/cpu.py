@@ -27,6 +27,7 @@ KINDS = {"short": ("short-a", "short-b"), "3000-char": (f"{LONG_MODEL_PREFIX}-a"
 TARGET_MS = {"short": 0.8, "3000-char": 1.2}
 STALL_S = 0.020
 TERMINAL = {"completed", "partial_success", "failed", "cancelled", "timeout"}
+PHASES = ("start request", "fan-out", "analysing + report")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,15 @@ class CpuRun:
     polls: int
     gc: dict[str, Any]
     loop: dict[str, Any]
+    phases: dict[str, float]  # wall-clock end of each phase: start request, fan-out, report
+
+    def stall_phases(self) -> dict[str, list[float]]:
+        """The stalls over 20 ms by the phase they ended in."""
+        found: dict[str, list[float]] = {phase: [] for phase in PHASES}
+        for at, lag in self.loop["stalls"]:
+            phase = next((p for p in PHASES if at <= self.phases[p]), PHASES[-1])
+            found[phase].append(lag)
+        return found
 
 
 def _shape(tasks: int) -> tuple[int, int]:
@@ -57,17 +67,22 @@ async def _one(client: httpx.AsyncClient, server: Child, sizes: Sizes, kind: str
     (await client.post("/bench/probes/start")).raise_for_status()
     cpu, began = cpu_seconds(server.pid), time.perf_counter()
     created = (await client.post("/api/diagnoses", json=body)).raise_for_status().json()
+    phases = {"start request": time.time()}
     polls, status = 0, ""
     while status not in TERMINAL:
         await asyncio.sleep(sizes.cpu_poll_s)
         view = (await client.get(f"/api/diagnoses/{created['execution_id']}")).json()
         status, polls = view["status"], polls + 1
+        if view.get("stage") not in (None, "init", "ai_fetching") and "fan-out" not in phases:
+            phases["fan-out"] = time.time()  # within one poll interval of the real end
+    phases.setdefault("fan-out", time.time())
+    phases["analysing + report"] = time.time()
     makespan, used = time.perf_counter() - began, cpu_seconds(server.pid) - cpu
     probes = (await client.post("/bench/probes/stop")).raise_for_status().json()
     if status != "completed":
         raise RuntimeError(f"CPU bench: the execution ended {status}")
     return CpuRun(kind, questions * samples * 2, makespan, used, polls, probes["gc"],
-                  probes["loop"])
+                  probes["loop"], phases)
 
 
 async def _measure(sizes: Sizes, server: Child) -> list[CpuRun]:
@@ -142,6 +157,13 @@ def section(sizes: Sizes, runs: list[CpuRun]) -> Section:
         result.checks.append(Check(
             f"no event-loop stall over 20 ms ({kind} answers)", f"max {ms(lag)}", lag <= STALL_S,
         ))
+        by_phase = {phase: [lag for r in mine for lag in r.stall_phases()[phase]]
+                    for phase in PHASES}
+        result.notes.append(
+            f"{kind}: stalls over 20 ms by phase (count, longest): " + "; ".join(
+                f"{phase} {len(lags)}, {ms(max(lags, default=0.0))}"
+                for phase, lags in by_phase.items())
+        )
     threshold = runs[0].gc["threshold"] if runs else []
     frozen = runs[0].gc["frozen"] if runs else 0
     result.notes.append(

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LAG_INTERVAL_S = 0.005
+STALL_S = 0.020
+_MAX_STALLS = 200
 
 
 @dataclass
@@ -56,6 +58,7 @@ class LoopLagProbe:
         self.max_lag_s = 0.0
         self.samples = 0
         self.over_20ms = 0
+        self.stalls: list[tuple[float, float]] = []  # (wall-clock end of the stall, its length)
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
@@ -65,10 +68,13 @@ class LoopLagProbe:
             lag = time.perf_counter() - began - LAG_INTERVAL_S
             self.samples += 1
             self.max_lag_s = max(self.max_lag_s, lag)
-            self.over_20ms += lag > 0.020
+            if lag > STALL_S:
+                self.over_20ms += 1
+                if len(self.stalls) < _MAX_STALLS:
+                    self.stalls.append((time.time(), lag))
 
     def start(self) -> None:
-        self.max_lag_s, self.samples, self.over_20ms = 0.0, 0, 0
+        self.max_lag_s, self.samples, self.over_20ms, self.stalls = 0.0, 0, 0, []
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag-probe")
 
@@ -80,4 +86,4 @@ class LoopLagProbe:
 
     def snapshot(self) -> dict[str, Any]:
         return {"max_lag_s": self.max_lag_s, "samples": self.samples,
-                "over_20ms": self.over_20ms}
+                "over_20ms": self.over_20ms, "stalls": list(self.stalls)}
