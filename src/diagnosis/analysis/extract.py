@@ -18,7 +18,7 @@ from diagnosis.analysis.rank import assign_ranks
 from diagnosis.analysis.schemas import BrandSpec
 from diagnosis.analysis.sentiment import SentimentJudge
 from diagnosis.analysis.sources import answer_sources
-from diagnosis.analysis.stance import RulesJudge
+from diagnosis.analysis.stance import RulesJudge, SentenceMemo
 from diagnosis.analysis.text import normalize, parse_layout
 
 _RULES = RulesJudge()
@@ -50,9 +50,10 @@ def analyze_answer(
     counts = Counter(mention.brand for mention in mentions)
     order = list(dict.fromkeys(mention.brand for mention in mentions))
     rows = []
+    memo: SentenceMemo = {}  # this answer's sentences, scored once for all its brands
     for index in order:
         name, said = brands[index].name, passages.get(index, [])
-        verdict = _RULES.verdict(name, said)
+        verdict = _RULES.verdict(name, said, memo=memo)
         rows.append(
             {
                 "brand": name,

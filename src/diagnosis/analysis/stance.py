@@ -149,21 +149,31 @@ def _sentence_score(sentence: str) -> tuple[float, bool]:
     return BEFORE_CONTRAST_WEIGHT * before + after, evidence
 
 
-def weighted_score(passage: str) -> tuple[float, bool]:
+# Sentence -> its score, shared by the brands of ONE answer (a unit naming several brands is
+# scored once, not once per brand); never kept across answers.
+SentenceMemo = dict[str, tuple[float, bool]]
+
+
+def weighted_score(passage: str, memo: SentenceMemo | None = None) -> tuple[float, bool]:
     """Sum over sentences of the structure-weighted clause scores; and whether any had a tone."""
     total, evidence = 0.0, False
     for sentence in _SENTENCE_SPLIT.split(passage):
         if sentence.strip():
-            score, has = _sentence_score(sentence)
+            known = memo.get(sentence) if memo is not None else None
+            if known is None:
+                known = _sentence_score(sentence)
+                if memo is not None:
+                    memo[sentence] = known
+            score, has = known
             total, evidence = total + score, evidence or has
     return total, evidence
 
 
-def verdict_of(passages: Sequence[str]) -> Verdict:
+def verdict_of(passages: Sequence[str], *, memo: SentenceMemo | None = None) -> Verdict:
     """The rules: the strongest cue decides the stance, the weighted score the rest."""
     score, evidence, kinds = 0.0, False, set[CueKind]()
     for passage in passages:
-        passage_score, has = weighted_score(passage)
+        passage_score, has = weighted_score(passage, memo)
         score, evidence = score + passage_score, evidence or has
         kinds |= cues(passage)
     strongest = next((kind for kind in _PRIORITY if kind in kinds), None)
@@ -192,5 +202,8 @@ class RulesJudge:
     def judge(self, brand: str, passages: Sequence[str]) -> Sentiment:
         return verdict_of(passages).sentiment
 
-    def verdict(self, brand: str, passages: Sequence[str]) -> Verdict:
-        return verdict_of(passages)
+    def verdict(
+        self, brand: str, passages: Sequence[str], *, memo: SentenceMemo | None = None
+    ) -> Verdict:
+        """`memo`: one dict per answer, so sentences shared by its brands are scored once."""
+        return verdict_of(passages, memo=memo)
