@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import cpu, fanout, live, report, sse, writes
+from bench import analysis, cpu, fanout, live, report, sse, writes
 from bench.loop import run_async
 from bench.procs import REPO_ROOT, fake_provider
 from bench.results import Section
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                 sections += [status, sse.run(sizes, fake, work_dir), memory]
             if "cpu" in parts:
                 sections.append(cpu.run(sizes, fake, work_dir))
+                sections.append(analysis.section(sizes))
     print(report.render_text(sizes, sections))
     print(f"\n(bench took {time.monotonic() - began:.0f} s)", file=sys.stderr)
     if out is not None:
