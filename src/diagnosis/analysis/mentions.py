@@ -115,10 +115,10 @@ def _candidates(text: str, brands: Sequence[BrandSpec]) -> list[Mention]:
     found: list[Mention] = []
     if matcher.automaton is not None:
         size = len(text)
-        for pattern, start, end in matcher.automaton.find_matches_as_indexes(
+        for spelling, start, end in matcher.automaton.find_matches_as_indexes(
             text, overlapping=True
         ):
-            indexes, left, right = matcher.entries[pattern]
+            indexes, left, right = matcher.entries[spelling]
             # Latin ends on word boundaries: "nio" never inside "onion" or "union".
             if left and start > 0 and _WORD_CHAR.match(text, start - 1):
                 continue
