@@ -43,7 +43,7 @@ def safe_cell(value: Any) -> str:
 
 def header(brands: Sequence[BrandSpec]) -> list[str]:
     brand_cols = [f"{b.name} {f}" for b in brands for f in BRAND_FIELDS]
-    return [*BASE_COLUMNS, *brand_cols, "sources", "answer"]
+    return [*BASE_COLUMNS, *brand_cols, "sources", "source_kinds", "source_cited_by", "answer"]
 
 
 def _brand_cells(result: ResultView, brands: Sequence[BrandSpec]) -> list[Any]:
@@ -63,10 +63,16 @@ def _brand_cells(result: ResultView, brands: Sequence[BrandSpec]) -> list[Any]:
     return cells
 
 
-def _sources(result: ResultView) -> str:
-    sources = (result.analysis or {}).get("sources") or ()
-    # URLs never contain a raw space, so a space is an unambiguous separator
-    return " ".join(str(s["url"]) for s in sources if isinstance(s, dict) and s.get("url"))
+def _sources(result: ResultView) -> list[str]:
+    """URLs, their kinds and who cited them (api | text), space-separated and aligned: URLs
+    never contain a raw space, so a space is an unambiguous separator."""
+    stored = (result.analysis or {}).get("sources") or ()
+    sources = [s for s in stored if isinstance(s, dict) and s.get("url")]
+    return [
+        " ".join(str(s["url"]) for s in sources),
+        " ".join(str(s.get("kind") or "other") for s in sources),
+        " ".join(str(s.get("cited_by") or "text") for s in sources),
+    ]
 
 
 def row(result: ResultView, brands: Sequence[BrandSpec]) -> list[str]:
@@ -82,7 +88,7 @@ def row(result: ResultView, brands: Sequence[BrandSpec]) -> list[str]:
         result.error_kind,
         result.latency_ms,
     ]
-    cells = [*base, *_brand_cells(result, brands), _sources(result), result.answer]
+    cells = [*base, *_brand_cells(result, brands), *_sources(result), result.answer]
     return [safe_cell(c) for c in cells]
 
 

@@ -17,8 +17,11 @@ from diagnosis.analysis.report_tables import (
     errors_table,
     gaps_table,
     num,
+    opportunities_table,
     pct,
     platforms_table,
+    source_domains_table,
+    source_kinds_table,
 )
 
 OWN_COLOR = "#2563eb"
@@ -267,6 +270,31 @@ def _sources_and_errors(report: dict) -> str:
             _section("引用链接 Top cited URLs", _table(["链接 URL", "回答数 Answers"], urls, {1}))
             if urls
             else ""
+        )
+        + _cited_sites(report)
+    )
+
+
+def _cited_sites(report: dict) -> str:
+    """Sites by kind and the citation opportunities (reports stored before kinds: nothing)."""
+    if not report["sources"].get("domains"):
+        return ""
+    sites_headers, sites = source_domains_table(report)
+    kinds_headers, kinds = source_kinds_table(report)
+    chances_headers, chances = opportunities_table(report)
+    intro = (
+        '<p class="muted">被引用、且竞品被提及而本品牌缺席的站点 Sites cited in answers that '
+        "name a competitor and not the own brand: where to get covered.</p>"
+    )
+    none = '<p class="muted">无 None.</p>'
+    return (
+        '<div class="grid">'
+        + _section("引用站点 Cited sites", _table(sites_headers, sites, {2}))
+        + _section("来源类型 Source kinds", _table(kinds_headers, kinds, {1}))
+        + "</div>"
+        + _section(
+            "引用机会 Citation opportunities",
+            intro + (_table(chances_headers, chances, {2}) if chances else none),
         )
     )
 

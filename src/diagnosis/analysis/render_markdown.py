@@ -16,8 +16,11 @@ from diagnosis.analysis.report_tables import (
     errors_table,
     gaps_table,
     num,
+    opportunities_table,
     pct,
     platforms_table,
+    source_domains_table,
+    source_kinds_table,
 )
 
 DEFINITIONS_LINK = "docs/metrics.md"
@@ -82,7 +85,19 @@ def _gaps(report: dict) -> list[str]:
 
 def _sources(report: dict) -> list[str]:
     heading = "## 引用来源 Top cited domains"
-    return _optional_table(heading, domains_table(report), "None. 无引用。")
+    lines = _optional_table(heading, domains_table(report), "None. 无引用。")
+    if not report["sources"].get("domains"):
+        return lines  # a report stored before sources had kinds
+    return [
+        *lines,
+        *_optional_table("## 引用站点 Cited sites", source_domains_table(report), "None. 无。"),
+        *_optional_table("## 来源类型 Source kinds", source_kinds_table(report), "None. 无。"),
+        *_optional_table(
+            "## 引用机会 Citation opportunities (cited where competitors appear, own brand absent)",
+            opportunities_table(report),
+            "None. 无。",
+        ),
+    ]
 
 
 def _errors(report: dict) -> list[str]:

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from diagnosis.analysis.judge import judge_agreement
 from diagnosis.analysis.metrics import Answer, BrandMetrics, brand_metrics, subject_metrics
+from diagnosis.analysis.report_sources import Sources, source_section
 from diagnosis.analysis.schemas import BrandSpec
 
 QuestionKind = Literal["open", "templated"]
@@ -118,21 +118,6 @@ class Gap(BaseModel):
     competitors: list[str]  # present in the gap answers, most frequent first
     competitor_counts: dict[str, int]
     platforms: list[str]  # where the gap answers came from
-
-
-class DomainCount(BaseModel):
-    domain: str
-    count: int  # ok answers citing it
-
-
-class UrlCount(BaseModel):
-    url: str
-    count: int
-
-
-class Sources(BaseModel):
-    top_domains: list[DomainCount]
-    urls: list[UrlCount]
 
 
 class Errors(BaseModel):
@@ -275,25 +260,6 @@ def _gap_section(inp: ReportInput, analysed: Sequence[_Analysed]) -> list[Gap]:
     return gaps
 
 
-def _domain_of(source: dict) -> str | None:
-    domain = source.get("domain") or urlsplit(str(source.get("url") or "")).hostname
-    return domain.lower() if domain else None
-
-
-def _source_section(analysed: Sequence[_Analysed], top_n: int) -> Sources:
-    domains: Counter[str] = Counter()
-    urls: Counter[str] = Counter()
-    for result, _ in analysed:
-        sources = [s for s in (result.analysis or {}).get("sources") or () if isinstance(s, dict)]
-        # counted once per answer: a page citing the same site five times is one citation
-        domains.update({d for s in sources if (d := _domain_of(s))})
-        urls.update({str(s["url"]) for s in sources if s.get("url")})
-    return Sources(
-        top_domains=[DomainCount(domain=d, count=c) for d, c in _ranked(domains, top_n)],
-        urls=[UrlCount(url=u, count=c) for u, c in _ranked(urls, top_n)],
-    )
-
-
 def _error_section(results: Sequence[ResultView]) -> Errors:
     by_kind: Counter[str] = Counter()
     by_platform: dict[str, Counter[str]] = {}
@@ -372,7 +338,7 @@ def build_report(inp: ReportInput, results: Sequence[ResultView], *, top_n: int 
         platforms=_platform_section(inp, results, pool, analysed),
         questions=_question_section(inp, results, analysed),
         gaps=_gap_section(inp, analysed),
-        sources=_source_section(analysed, top_n),
+        sources=source_section([(r.analysis, a) for r, a in analysed], inp.brands, top_n=top_n),
         errors=_error_section(results),
         judges=Judges(**judge_agreement(r.analysis for r, _ in analysed if r.analysis)),
     )

@@ -117,6 +117,58 @@ def domains_table(report: dict, *, compact: bool = False) -> Table:
     return ["域名 Domain", count_label], rows
 
 
+KIND_LABELS = {
+    "own": "自有 own",
+    "competitor": "竞品 competitor",
+    "ugc": "用户内容 UGC",
+    "editorial": "媒体 editorial",
+    "ecommerce": "电商 e-commerce",
+    "encyclopedia": "百科 encyclopedia",
+    "other": "其他 other",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
+def _sources(report: dict, key: str) -> list[dict]:
+    # absent from reports stored before sources had kinds
+    return list(report.get("sources", {}).get(key) or ())
+
+
+def source_domains_table(report: dict) -> Table:
+    """Cited registrable domains: kind, answers citing them, brands named in those answers."""
+    rows: list[Row] = [
+        (d["registrable_domain"], kind_label(d["kind"]), str(d["answers"]), ", ".join(d["brands"]))
+        for d in _sources(report, "domains")
+    ]
+    return ["站点 Site", "类型 Kind", "回答数 Answers", "同现品牌 Brands named"], rows
+
+
+def source_kinds_table(report: dict) -> Table:
+    """The share of citations per kind (the kinds with any citation)."""
+    kinds = report.get("sources", {}).get("kinds") or {}
+    rows: list[Row] = [(kind_label(k), pct(v)) for k, v in kinds.items() if v]
+    return ["类型 Kind", "引用占比 Share of citations"], rows
+
+
+def opportunities_table(report: dict) -> Table:
+    """Sites cited where competitors are named and the own brand is not, most such answers first."""
+    rows: list[Row] = [
+        (
+            o["registrable_domain"],
+            kind_label(o["kind"]),
+            str(o["answers"]),
+            ", ".join(o["competitors"]),
+            o.get("url") or "—",
+        )
+        for o in _sources(report, "opportunities")
+    ]
+    headers = ["站点 Site", "类型 Kind", "回答数 Answers", "出现的竞品 Competitors", "页面 Page"]
+    return headers, rows
+
+
 def errors_table(report: dict) -> Table:
     """Failed answers counted by error kind."""
     rows: list[Row] = [(kind, str(n)) for kind, n in report["errors"]["by_kind"].items()]

@@ -72,14 +72,66 @@ function gapsSection(report) {
 }
 
 function sourcesSection(report) {
-  const top = report.sources.top_domains.slice(0, 10);
+  // Registrable domains with their kind when the report has them; older reports: hosts.
+  const sites = report.sources.domains;
+  const top = sites
+    ? sites.slice(0, 10).map((d) => ({ domain: d.registrable_domain, count: d.answers, kind: d.kind }))
+    : report.sources.top_domains.slice(0, 10);
   const max = Math.max(1, ...top.map((d) => d.count));
   return h("section", { class: "card", id: "sources" }, h("h2", {}, t("sources")),
     top.length ? h("ol", { class: "source-list" }, top.map((d) => h("li", {},
-      h("span", { class: "domain" }, d.domain),
+      h("span", { class: "domain" }, d.domain,
+        d.kind ? h("span", { class: "tag", "data-kind": d.kind }, label("sourceKind", d.kind)) : null),
       h("span", { class: "mini-bar wide" }, h("i", { style: `width:${(100 * d.count) / max}%` })),
       h("span", { class: "n" }, String(d.count)))))
       : h("p", { class: "empty" }, t("sourcesEmpty")));
+}
+
+function sourceKinds(report) {
+  const kinds = Object.entries(report.sources.kinds || {}).filter(([, share]) => share > 0);
+  if (!kinds.length) return null;
+  return h("div", { class: "source-kinds" }, h("h3", {}, t("sourceKinds")),
+    h("div", { class: "chips" }, kinds.map(([kind, share]) =>
+      h("span", { class: "chip", "data-kind": kind }, label("sourceKind", kind), h("b", {}, ` ${pct(share)}`)))));
+}
+
+function opportunitiesSection(report) {
+  const rows = report.sources.opportunities;
+  if (!rows) return null; // a report stored before sources had kinds
+  const body = rows.length
+    ? h("div", { class: "table-wrap" }, h("table", { class: "data", id: "opportunities-table" },
+      h("thead", {}, h("tr", {}, [t("colSite"), t("colKind"), t("colAnswers"), t("colCompetitors")]
+        .map((x) => h("th", {}, x)))),
+      h("tbody", {}, rows.slice(0, 10).map((o) => h("tr", {},
+        h("td", {}, o.registrable_domain, o.url ? h("div", { class: "muted small" }, o.url) : null),
+        h("td", {}, label("sourceKind", o.kind)),
+        h("td", { class: "n" }, String(o.answers)),
+        h("td", {}, h("span", { class: "chips" }, o.competitors.map((c) => h("span", { class: "chip" }, c)))))))))
+    : h("p", { class: "empty" }, t("opportunitiesEmpty"));
+  return h("section", { class: "card", id: "opportunities" },
+    h("div", { class: "card-head" }, h("h2", {}, t("opportunities")),
+      h("p", { class: "muted small" }, t("opportunitiesHint"))),
+    sourceKinds(report), body);
+}
+
+function discoveredSection(report) {
+  const rows = report.discovered_brands;
+  if (!rows) return null; // a report stored before discovery existed
+  const body = rows.length
+    ? h("div", { class: "table-wrap" }, h("table", { class: "data", id: "discovered-table" },
+      h("thead", {}, h("tr", {}, [t("colBrand"), t("colMentions"), t("chartMention"), t("colAvgRank"), t("colExample")]
+        .map((x) => h("th", {}, x)))),
+      h("tbody", {}, rows.map((d) => h("tr", {},
+        h("td", {}, d.name),
+        h("td", { class: "n" }, String(d.mentions)),
+        h("td", { class: "n" }, pct(d.mention_rate)),
+        h("td", { class: "n" }, num(d.avg_rank)),
+        h("td", { class: "muted small" }, d.example))))))
+    : h("p", { class: "empty" }, t("discoveredEmpty"));
+  return h("section", { class: "card", id: "discovered" },
+    h("div", { class: "card-head" }, h("h2", {}, t("discovered")),
+      h("p", { class: "muted small" }, t("discoveredHint"))),
+    body);
 }
 
 function errorsSection(report) {
@@ -111,7 +163,9 @@ export function renderReport(report, executionId) {
       platformBox),
     h("section", { class: "card" }, h("h3", {}, t("brandsTable")), brandTable(report)),
     gapsSection(report),
-    h("div", { class: "grid-2" }, sourcesSection(report), errorsSection(report)));
+    h("div", { class: "grid-2" }, sourcesSection(report), errorsSection(report)),
+    opportunitiesSection(report),
+    discoveredSection(report));
 
   const brandRows = (metric, withCi) => report.brands.map((b) => ({
     label: b.name, key: b.name, value: b[metric], color: colors.get(b.name), own: b.is_own,
