@@ -98,3 +98,11 @@ async def test_patch_delete_and_runs_of_a_monitor(api_client):
             "execution_id"]
         assert (await client.delete(f"/api/monitors/{mid}")).status_code == 204
         assert (await client.get(f"/api/monitors/{mid}")).status_code == 404
+
+
+async def test_the_openapi_document_states_this_servers_minimum_interval(api_client):
+    async with api_client(monitor_min_interval_s=900) as (client, _app):
+        schema = (await client.get("/openapi.json")).json()
+        interval = schema["components"]["schemas"]["IntervalSchedule"]["properties"]["interval_s"]
+        assert interval["minimum"] == 900
+        assert "401" in schema["paths"]["/api/monitors/{monitor_id}/trend"]["get"]["responses"]

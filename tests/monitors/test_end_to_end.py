@@ -2,10 +2,12 @@
 receiver: runs on schedule, a significant drop in trend, changes and a signed webhook, a dead
 receiver retried then marked failed."""
 
+import base64
 import hashlib
 import hmac
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 
@@ -187,3 +189,34 @@ async def test_a_server_restart_keeps_the_schedule_and_runs_no_slot_twice(api_cl
     assert len(slots) == len(set(slots)) == after["total"]
     kept_ids = {r["execution_id"] for r in after["items"]}
     assert {r["execution_id"] for r in before["items"]} <= kept_ids
+
+
+async def test_a_dingtalk_robot_gets_its_markdown_message_signed_in_the_query(
+    live_server, webhook_receiver,
+):
+    webhook_receiver.body = b'{"errcode":0,"errmsg":"ok"}'
+    with live_server(**FAST) as (base_url, _app):
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+            created = await client.post("/api/monitors", json={
+                "name": "钉钉", "diagnosis": diagnosis("demo", samples=1),
+                "schedule": {"interval_s": 86400},
+                "alerts": [{"metric": "visibility_score", "below": 101}],
+                "webhook": {"url": f"{webhook_receiver.base_url}/robot/send?access_token=T",
+                            "kind": "dingtalk", "secret": "SECabc"},
+            })
+            mid = created.json()["monitor_id"]
+            assert "access_token=***" in created.json()["webhook"]["url"]
+            await client.post(f"/api/monitors/{mid}/run")
+
+            async def delivered() -> Any:
+                items = (await client.get(f"/api/monitors/{mid}/alerts")).json()["items"]
+                return items if items and items[0]["status"] == "delivered" else None
+
+            await eventually(delivered)
+    [request] = webhook_receiver.received()
+    query = parse_qs(request.query)
+    timestamp = query["timestamp"][0]
+    digest = hmac.new(b"SECabc", f"{timestamp}\nSECabc".encode(), hashlib.sha256).digest()
+    assert query["sign"] == [base64.b64encode(digest).decode()] and query["access_token"] == ["T"]
+    body = json.loads(request.body)
+    assert body["msgtype"] == "markdown" and "钉钉" in body["markdown"]["title"]

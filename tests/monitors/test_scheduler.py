@@ -140,3 +140,29 @@ async def test_two_schedulers_on_one_database_never_run_a_slot_twice(scheduler_f
         for mid in mids:
             slots = await _slots(one, mid)
             assert len(slots) == 4 and len(set(slots)) == 4
+
+
+async def test_an_alert_left_pending_by_a_stop_is_delivered_at_the_next_start(
+    scheduler_factory, webhook_receiver,
+):
+    from diagnosis.persistence.monitor_repository import AlertWrite
+
+    clock = Clock()
+    # given an alert stored as pending (the server stopped before delivering it)
+    async with scheduler_factory(clock) as before:
+        record = await before.service.create(
+            owner=None, name="m", diagnosis=DIAGNOSIS, schedule={"interval_s": INTERVAL_S},
+            alerts=[], webhook={"url": f"{webhook_receiver.base_url}/hook", "kind": "generic",
+                                "secret": "k"}, paused=False)
+        stored = await before.service.repository.record_evaluation(record.monitor_id, "e1", [
+            AlertWrite(alert_id="alr_1", execution_id="e1", rule={"kind": "run_failed"},
+                       message="run e1 ended failed", status="pending", fired_at=clock(),
+                       details={})])
+        assert stored
+    # when the next process starts (MonitorRuntime.start resumes pending deliveries)
+    async with scheduler_factory(clock) as after:
+        await after.dispatcher.drain()
+        [alert], _ = await after.service.repository.alerts(record.monitor_id, offset=0, limit=10)
+    # then it was delivered, once
+    assert alert.status == "delivered" and len(alert.deliveries) == 1
+    assert len(webhook_receiver.received()) == 1
