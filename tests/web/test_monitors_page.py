@@ -38,6 +38,7 @@ def test_a_monitor_is_created_and_paused_from_the_monitors_page(
         page.fill("#m-competitors", "理想\n小鹏")
         page.fill("#m-questions", "20万左右的新能源汽车品牌推荐")
         page.fill("#m-samples", "2")
+        page.check("input[name=m-platform][value=demo]")
         page.click("#m-create")
         # then it is listed, active, and can be paused
         item = page.locator("#monitor-list .monitor-item")

@@ -1,7 +1,7 @@
 // The Monitors pages: #/monitors (list, create, pause) and #/monitor/<id> (trend per brand,
 // changes with significant ones marked, alert log, runs). Words in monitors_i18n.js.
 
-import { request } from "./api.js";
+import { api, request } from "./api.js";
 import { brandColors } from "./charts.js";
 import { clear, formatTime, h, num, pct } from "./dom.js";
 import { currentLang, label, t } from "./i18n.js";
@@ -11,7 +11,7 @@ import "./monitors_i18n.js";
 const REFRESH_MS = 3000;
 const RATE_METRICS = new Set(["mention_rate", "share_of_voice", "top1_share"]);
 const path = (id, tail = "") => `/api/monitors/${encodeURIComponent(id)}${tail}`;
-const draft = { name: "", brand: "", competitors: "", questions: "", platforms: "demo",
+const draft = { name: "", brand: "", competitors: "", questions: "", picked: null,
   samples: "3", minutes: "1440", cron: "", timezone: "Asia/Shanghai", drop: "10",
   overtake: true, failed: true, url: "", kind: "generic", secret: "", paused: false };
 
@@ -45,7 +45,7 @@ function monitorBody() {
     name: draft.name.trim(), schedule, alerts, paused: draft.paused,
     diagnosis: { brand: draft.brand.trim(), competitors: lines(draft.competitors),
       questions: lines(draft.questions),
-      platforms: draft.platforms.split(/[,，\s]+/).filter(Boolean),
+      platforms: [...(draft.picked || [])],
       samples: Number(draft.samples) || 1 },
   };
   if (draft.url.trim()) {
@@ -55,7 +55,17 @@ function monitorBody() {
   return body;
 }
 
-function createForm(onCreated, showError) {
+function platformPicker(platforms) {
+  const usable = (platforms || []).filter((p) => p.configured);
+  if (!draft.picked) draft.picked = new Set(usable.length === 1 ? [usable[0].id] : []);
+  return h("div", { class: "platforms", id: "m-platforms" }, usable.map((p) =>
+    h("label", { class: "chip-check", title: p.model || "" },
+      h("input", { type: "checkbox", name: "m-platform", value: p.id, checked: draft.picked.has(p.id),
+        onchange: (e) => { if (e.target.checked) draft.picked.add(p.id); else draft.picked.delete(p.id); } }),
+      h("span", { class: "chip-name" }, p.display_name))));
+}
+
+function createForm(platforms, onCreated, showError) {
   const error = h("div", { class: "form-error", id: "monitor-error", role: "alert", hidden: true });
   const kind = h("select", { id: "m-kind", onchange: (e) => { draft.kind = e.target.value; } },
     ["generic", "wecom", "dingtalk", "feishu"].map((k) =>
@@ -71,7 +81,7 @@ function createForm(onCreated, showError) {
       field("m-questions", "questions", h("textarea", { id: "m-questions", rows: 3,
         oninput: (e) => { draft.questions = e.target.value; } }, draft.questions))),
     h("div", { class: "grid-2" },
-      field("m-platforms", "platforms", input("m-platforms", "platforms")),
+      h("div", { class: "field" }, h("label", {}, t("platforms")), platformPicker(platforms)),
       field("m-samples", "samples", input("m-samples", "samples", { type: "number", min: 1, max: 10 }))),
     h("div", { class: "grid-2" },
       field("m-minutes", "everyMinutes", input("m-minutes", "minutes", { type: "number", min: 1 })),
@@ -142,7 +152,7 @@ function monitorList(state, reload, showError) {
 
 /** #/monitors */
 export function mountMonitors(root, { navigate, showError }) {
-  const state = { items: null, error: null };
+  const state = { items: null, error: null, platforms: null };
   let alive = true;
   const listSlot = h("div");
   const formSlot = h("div");
@@ -150,8 +160,17 @@ export function mountMonitors(root, { navigate, showError }) {
   const renderList = () => { if (alive) clear(listSlot).append(monitorList(state, load, showError)); };
   const render = () => {
     renderList();
-    if (alive) clear(formSlot).append(createForm(() => load(), showError));
+    if (alive) clear(formSlot).append(createForm(state.platforms, () => load(), showError));
   };
+  async function loadPlatforms() {
+    try {
+      state.platforms = await api.platforms();
+    } catch (exc) {
+      if (exc.isAuth) showError(exc);
+      state.platforms = [];
+    }
+    render();
+  }
   async function load() {
     try {
       state.items = (await request("GET", "/api/monitors")).items;
@@ -164,6 +183,7 @@ export function mountMonitors(root, { navigate, showError }) {
   }
   render();
   load();
+  loadPlatforms();
   return { render, destroy: () => { alive = false; } };
 }
 
