@@ -59,6 +59,7 @@ def test_a_monitor_is_created_and_paused_from_the_monitors_page(
 @pytest.mark.browser
 def test_a_monitor_page_draws_the_trend_marks_the_significant_drop_and_lists_the_alert(
     live_server: Callable[..., Any], open_page: Callable[..., Any], fake_openai: Any,
+    shot: Callable[..., Any],
 ) -> None:
     with live_server(fake_base_url=fake_openai.base_url, monitor_tick_s=0.05) as (base_url, _):
         # given a monitor whose second run no longer names the own brand
@@ -95,4 +96,5 @@ def test_a_monitor_page_draws_the_trend_marks_the_significant_drop_and_lists_the
         expect(page.locator("#alert-log .alert-item")).to_contain_text("蔚来")
         page.click(".lang-btn[data-lang=en]")
         expect(drop).to_contain_text("significant")
+        shot(page, "monitor-desktop")
         assert problems.items == []

@@ -244,7 +244,8 @@ function changesCard(changes) {
         "data-brand": c.brand, title: c.note || (c.p_value != null ? `p = ${c.p_value}` : "") },
       h("td", {}, c.brand), h("td", {}, label("metricName", c.metric)),
       h("td", {}, show(c.metric, c.before)), h("td", {}, show(c.metric, c.after)),
-      h("td", {}, c.delta == null ? "–" : (c.delta > 0 ? "+" : "") + show(c.metric, c.delta)),
+      h("td", {}, c.delta == null ? "–" : (c.delta > 0 ? "+" : "") + (RATE_METRICS.has(c.metric)
+        ? `${(c.delta * 100).toFixed(1)} pp` : num(c.delta, 2))),
       h("td", {}, c.significant ? h("strong", { class: "sig-mark" }, `★ ${t("significant")}`)
         : h("span", { class: "muted" }, c.test ? t("notSignificant") : "–"))));
     }
@@ -289,7 +290,10 @@ export function mountMonitor(root, monitorId, { showError }) {
   let timer = null;
   const render = () => {
     if (!alive) return;
-    const width = Math.min(560, Math.max(240, (root.clientWidth || 600) / 2 - 48));
+    // As many 280+ px columns as the card holds (monitors.css), each chart as wide as its column.
+    const inner = Math.max(280, (root.clientWidth || 600) - 48);
+    const columns = Math.max(1, Math.floor((inner + 16) / 296));
+    const width = Math.floor((inner - 16 * (columns - 1)) / columns);
     const m = state.monitor;
     const head = h("section", { class: "card" }, h("div", { class: "card-head row wrap" },
       h("div", {}, h("a", { href: "#/monitors" }, t("backToMonitors")),
