@@ -249,6 +249,47 @@ def document(app: Any, *, min_interval_s: int) -> None:
                     .get("IntervalSchedule", {}).get("properties", {}).get("interval_s"))
         if interval is not None:
             interval["minimum"] = min_interval_s
+        _link(schema)
         return schema
 
     app.openapi = openapi
+
+
+MONITOR_ROUTES = (
+    ("/api/monitors/{monitor_id}", ("get", "patch", "delete")),
+    ("/api/monitors/{monitor_id}/run", ("post",)),
+    ("/api/monitors/{monitor_id}/runs", ("get",)),
+    ("/api/monitors/{monitor_id}/trend", ("get",)),
+    ("/api/monitors/{monitor_id}/changes", ("get",)),
+    ("/api/monitors/{monitor_id}/alerts", ("get",)),
+)
+RUN_ROUTES = (("/api/diagnoses/{execution_id}", "get"),
+              ("/api/diagnoses/{execution_id}/results", "get"),
+              ("/api/diagnoses/{execution_id}/report", "get"))
+
+
+def _link(schema: dict[str, Any]) -> None:
+    """Links from a created monitor to its routes, and from a run to its execution's, so a
+    client (or a fuzzer) can follow them."""
+    paths = schema.get("paths", {})
+
+    def links(routes: Any, parameter: str) -> dict[str, Any]:
+        out = {}
+        for path, method in routes:
+            operation = paths.get(path, {}).get(method)
+            if operation and "operationId" in operation:
+                out[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {parameter: f"$response.body#/{parameter}"},
+                }
+        return out
+
+    monitor_links = links([(p, m) for p, methods in MONITOR_ROUTES for m in methods],
+                          "monitor_id")
+    created = paths.get("/api/monitors", {}).get("post", {}).get("responses", {}).get("201")
+    if created is not None and "links" not in created:
+        created["links"] = monitor_links
+    started = (paths.get("/api/monitors/{monitor_id}/run", {}).get("post", {})
+               .get("responses", {}).get("202"))
+    if started is not None and "links" not in started:
+        started["links"] = links(RUN_ROUTES, "execution_id")
