@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import analysis, cpu, fanout, live, report, sse, writes
+from bench import analysis, collector, cpu, fanout, live, report, sse, writes
 from bench.loop import run_async
 from bench.procs import REPO_ROOT, fake_provider
 from bench.results import Section
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             if "cpu" in parts:
                 sections.append(cpu.run(sizes, fake, work_dir))
                 sections.append(analysis.section(sizes))
+                gc_runs = run_async(collector.measure(sizes, provider_url, work_dir))
+                sections.append(collector.section(sizes, gc_runs))
     print(report.render_text(sizes, sections))
     print(f"\n(bench took {time.monotonic() - began:.0f} s)", file=sys.stderr)
     if out is not None:
