@@ -56,3 +56,64 @@ async def test_invalid_domains_are_422_naming_the_field(api_client):
             )
             assert response.status_code == 422, (body, response.text)
             assert any("domains" in e["field"] for e in response.json()["errors"]), body
+
+
+DISCOVERY_ANSWER = (
+    "推荐以下几款：\n\n1. **蔚来**：服务好。\n2. **比亚迪**：销量高。\n3. **理想**：空间大。\n\n"
+    "### 注意事项\n- **预算**：先定预算。"
+)
+
+
+def _about(prompt: str) -> str:
+    # a templated question about a brand gets an answer naming it; open ones the list
+    return f"{prompt.removesuffix('怎么样？')}还不错。" if prompt.endswith("怎么样？") else (
+        DISCOVERY_ANSWER
+    )
+
+
+async def test_a_discovered_brand_can_be_added_by_a_retry_that_asks_its_questions(
+    api_client, fake_openai
+):
+    fake_openai.default("fake-model", ok(_about))
+    async with api_client(fake_base_url=fake_openai.base_url) as (client, _app):
+        # given a run whose answers list a brand the request did not
+        created = await start(
+            client, competitors=["理想"], questions=["推荐新能源车", "{brand}怎么样？"],
+            platforms=["fake"],
+        )
+        eid = created["execution_id"]
+        await wait_terminal(client, eid)
+        report = (await client.get(f"/api/diagnoses/{eid}/report")).json()
+        assert [d["name"] for d in report["discovered_brands"]] == ["比亚迪"]
+        assert report["discovered_brands"][0]["avg_rank"] == 2.0
+        calls = len(fake_openai.calls)
+        # when retried with it added (and a name already there, which is skipped)
+        again = await client.post(
+            f"/api/diagnoses/{eid}/retry",
+            json={"add_competitors": [{"name": "比亚迪", "domains": ["byd.com"]}, "理想"]},
+        )
+        assert again.status_code == 202, again.text
+        # then only the new competitor's templated question is asked
+        assert again.json()["total_tasks"] == 4
+        await wait_terminal(client, again.json()["execution_id"])
+        new_calls = [c.prompt for c in fake_openai.calls[calls:]]
+        assert new_calls == ["比亚迪怎么样？"]
+        # and the copied open answer is read again: 比亚迪 is now a tracked competitor
+        new_report = (
+            await client.get(f"/api/diagnoses/{again.json()['execution_id']}/report")
+        ).json()
+        byd = next(b for b in new_report["brands"] if b["name"] == "比亚迪")
+        assert byd["mention_rate"] == 1.0 and byd["avg_rank"] == 2.0
+        assert new_report["discovered_brands"] == []
+        assert new_report["competitors"] == ["理想", "比亚迪"]
+
+
+async def test_retry_refuses_an_invalid_add_competitors_body(api_client):
+    async with api_client() as (client, _app):
+        created = await start(client, questions=["a"])
+        await wait_terminal(client, created["execution_id"])
+        for body in ({"add_competitors": [""]}, {"add_competitors": "x"}, {"other": 1}):
+            response = await client.post(
+                f"/api/diagnoses/{created['execution_id']}/retry", json=body
+            )
+            assert response.status_code == 422, (body, response.text)

@@ -110,6 +110,8 @@ def test_a_diagnosis_started_from_the_form_reaches_100_and_draws_the_report(
         expect(page.locator("#brand-table tbody tr")).to_have_count(3)
         expect(page.locator("#gaps")).to_be_visible()
         expect(page.locator("#sources .source-list li").first).to_be_visible()
+        expect(page.locator("#opportunities")).to_be_visible()  # issue 18: sources to act on
+        expect(page.locator("#discovered")).to_be_visible()
         expect(page.locator("#result-rows tr")).to_have_count(15)
         keys = row_keys(page)
         assert len(set(keys)) == len(keys) == 15

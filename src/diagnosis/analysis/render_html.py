@@ -13,6 +13,7 @@ from typing import Any
 
 from diagnosis.analysis.report_tables import (
     brands_table,
+    discovered_table,
     domains_table,
     errors_table,
     gaps_table,
@@ -299,6 +300,15 @@ def _cited_sites(report: dict) -> str:
     )
 
 
+def _discovered(report: dict) -> str:
+    if "discovered_brands" not in report:
+        return ""  # a report stored before discovery existed
+    headers, rows = discovered_table(report)
+    note = f'<p class="muted">{_e(report["methodology"].get("discovered_brands") or "")}</p>'
+    body = _table(headers, rows, {1, 2, 3}) if rows else '<p class="muted">无 None.</p>'
+    return _section("发现的品牌 Discovered brands (candidates)", note + body)
+
+
 def render_html(report: dict) -> str:
     """The report as one self-contained HTML page (zh + en labels)."""
     colors = _colors(report["brands"])
@@ -311,6 +321,7 @@ def render_html(report: dict) -> str:
         + _question_table(report)
         + _gap_table(report)
         + _sources_and_errors(report)
+        + _discovered(report)
         + '<p class="muted">定义 Definitions: docs/metrics.md · 可见度 Visibility = '
         f"{_e(report['methodology']['visibility_formula'])}</p>"
     )

@@ -12,6 +12,7 @@ from typing import Any
 from diagnosis.analysis.report_tables import (
     Table,
     brands_table,
+    discovered_table,
     domains_table,
     errors_table,
     gaps_table,
@@ -100,6 +101,15 @@ def _sources(report: dict) -> list[str]:
     ]
 
 
+def _discovered(report: dict) -> list[str]:
+    if "discovered_brands" not in report:
+        return []  # a report stored before discovery existed
+    heading = "## 发现的品牌 Discovered brands (candidates, not in the request)"
+    lines = _optional_table(heading, discovered_table(report), "None. 无。")
+    note = report["methodology"].get("discovered_brands")
+    return [*lines, f"> {md_escape(note)}", ""] if note and report["discovered_brands"] else lines
+
+
 def _errors(report: dict) -> list[str]:
     return _optional_table("## 错误 Errors", errors_table(report), "None. 无错误。")
 
@@ -135,6 +145,7 @@ def render_markdown(report: dict) -> str:
         *_questions(report),
         *_gaps(report),
         *_sources(report),
+        *_discovered(report),
         *_errors(report),
         "---",
         "",

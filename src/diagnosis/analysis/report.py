@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from diagnosis.analysis.discovery import discover_brands
 from diagnosis.analysis.judge import judge_agreement
 from diagnosis.analysis.metrics import Answer, BrandMetrics, brand_metrics, subject_metrics
 from diagnosis.analysis.report_sources import Sources, source_section
@@ -36,6 +37,11 @@ FALLBACK_NOTE = (
 OPEN_BASIS_NOTE = (
     "mention rate, rank, top-1 share and share of voice are computed over open questions' ok "
     "answers only; templated answers enter the sentiment index of their subject"
+)
+DISCOVERY_NOTE = (
+    "discovered_brands are candidates: names the answers put at the head of list items or brand "
+    "table rows that the request did not list, found by rules; check them before adding one as "
+    "a competitor (POST /api/diagnoses/{id}/retry with add_competitors)"
 )
 KINDS_NOTE = (
     "open questions (no {brand}) measure visibility: does the assistant name the brand "
@@ -90,6 +96,17 @@ class Methodology(BaseModel):
     question_kinds: str = KINDS_NOTE
     metrics_basis: str
     visibility_formula: str = VISIBILITY_FORMULA
+    discovered_brands: str = DISCOVERY_NOTE
+
+
+class DiscoveredBrand(BaseModel):
+    """A brand the answers list that the request did not (a candidate: check it by hand)."""
+
+    name: str
+    mentions: int  # answers (of the visibility basis) heading an item or row with it
+    mention_rate: float  # mentions / those answers
+    avg_rank: float  # its mean item / row rank where found
+    example: str  # the first line it heads
 
 
 class PlatformReport(BaseModel):
@@ -153,6 +170,7 @@ class Report(BaseModel):
     sources: Sources
     errors: Errors
     judges: Judges
+    discovered_brands: list[DiscoveredBrand]
 
 
 def question_kind(template: str) -> QuestionKind:
@@ -341,5 +359,9 @@ def build_report(inp: ReportInput, results: Sequence[ResultView], *, top_n: int 
         sources=source_section([(r.analysis, a) for r, a in analysed], inp.brands, top_n=top_n),
         errors=_error_section(results),
         judges=Judges(**judge_agreement(r.analysis for r, _ in analysed if r.analysis)),
+        discovered_brands=[
+            DiscoveredBrand.model_validate(found)
+            for found in discover_brands([r.answer or "" for r, _ in pool], inp.brands)
+        ],
     )
     return report.model_dump(mode="json")

@@ -169,6 +169,17 @@ def opportunities_table(report: dict) -> Table:
     return headers, rows
 
 
+def discovered_table(report: dict) -> Table:
+    """Brands the answers list that the request did not: candidates, most answers first."""
+    rows: list[Row] = [
+        (d["name"], str(d["mentions"]), pct(d["mention_rate"]), num(d["avg_rank"]), d["example"])
+        for d in report.get("discovered_brands") or ()
+    ]
+    headers = ["品牌 Brand", "回答数 Answers", "提及率 Mention rate", "平均排名 Avg rank",
+               "示例 Example"]
+    return headers, rows
+
+
 def errors_table(report: dict) -> Table:
     """Failed answers counted by error kind."""
     rows: list[Row] = [(kind, str(n)) for kind, n in report["errors"]["by_kind"].items()]

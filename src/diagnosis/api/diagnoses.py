@@ -15,6 +15,7 @@ from diagnosis.api.schemas import (
     HistoryPage,
     ResultOut,
     ResultsPage,
+    RetryRequest,
 )
 from diagnosis.engine.reports import REPORT_MEDIA_TYPES
 from diagnosis.engine.service import Competitor, NewDiagnosis
@@ -169,16 +170,24 @@ async def cancel(
 @router.post(
     "/{execution_id}/retry", status_code=202, response_model=DiagnosisCreated,
     summary="Retry what was not ok / 重试失败项",
-    responses={**NOT_FOUND, 409: {"model": ErrorOut, "description": "Not ended yet / 尚未结束"}},
+    responses={
+        **NOT_FOUND, 409: {"model": ErrorOut, "description": "Not ended yet / 尚未结束"},
+        422: {"model": ErrorOut, "description": "Invalid body or too many tasks / 参数错误"},
+    },
 )
 async def retry(
     execution_id: ExecutionId, request: Request, engine: EngineDep, owner: OwnerDep,
-    limiter: RateLimitDep,
+    limiter: RateLimitDep, body: Annotated[RetryRequest | None, Body()] = None,
 ) -> DiagnosisCreated:
-    """A NEW execution that copies the ok results and runs only the others."""
+    """A NEW execution that copies the ok results and runs only the others; with
+    `add_competitors` it also asks their `{brand}` questions and re-reads the copied answers."""
     await engine.status(execution_id, owner)  # 404 before the rate limit counts
     limiter.check(start_key(request, owner))
-    return created_view(await engine.retry(execution_id, owner))
+    added = [
+        Competitor(c.name, list(c.aliases), list(c.domains))
+        for c in (body.add_competitors if body else ())
+    ]
+    return created_view(await engine.retry(execution_id, owner, add_competitors=added))
 
 
 @router.get(

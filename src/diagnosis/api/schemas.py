@@ -179,6 +179,23 @@ class DiagnosisCreate(BaseModel):
     owner: Name | None = Field(None, description="Owner (ignored when tokens are on) / 所有者")
 
 
+class RetryRequest(BaseModel):
+    """Optional body of a retry: competitors to add (e.g. a discovered brand) / 追加竞品."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"add_competitors": ["科沃斯", {"name": "追觅",
+                                                                        "aliases": ["Dreame"]}]}]},
+    )
+
+    add_competitors: list[CompetitorItem] = Field(
+        default_factory=list, max_length=20,
+        description="Competitors to add: their `{brand}` questions run as new tasks and the "
+        "copied answers are analysed again with them (a name already in the request is "
+        "skipped) / 追加的竞品",
+    )
+
+
 # Named examples for the /docs "Try it out" menu; the first runs with no key and no network.
 CREATE_EXAMPLES: dict[str, Any] = {
     "demo": {

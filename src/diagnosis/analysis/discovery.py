@@ -1,0 +1,330 @@
+"""Competitor discovery (SPEC 8): brands the answers put at the head of list items or table
+rows that the request did not list, counted across answers, as candidates.
+
+Rules read the answer's structure only (numbered / bulleted items, `###` headers, a table's
+first column under a brand-like header); generic heads ("其他国产品牌", "Budget options") are
+refused by the stop-list next to this module and by shape. Pure; never does I/O past that file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from diagnosis.analysis.mentions import find_mentions, is_cjk
+from diagnosis.analysis.schemas import BrandSpec
+from diagnosis.analysis.text import normalize
+
+STOPLIST = Path(__file__).with_name("discovery_stoplist.json")
+TOP_N = 10
+EXAMPLE_CHARS = 120
+RATE_DIGITS = 4
+
+# An item's marker: "1." "1)" "1、" "(1)" "一、" (after NFKC), optionally after "### "; bullets.
+_NUMBERED = re.compile(
+    r"^\s{0,3}(?:#{1,6}\s*)?(?:\*\*|__)?\s*(?:(\d{1,2})(?:\.(?!\d)|\)|、)|\((\d{1,2})\)|"
+    r"([一二三四五六七八九十]{1,3})[、.])\s*(?P<rest>.+)$"
+)
+_BULLET = re.compile(r"^(?P<indent>\s{0,3})(?:[-*+]\s+|[•●▪◦]\s*)(?P<rest>.+)$")
+_HEADER = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<rest>.+)$")
+_TABLE = re.compile(r"^\s*\|(?P<cells>.+)\|\s*$")
+_TABLE_SEPARATOR = re.compile(r"^[\s|:\-]+$")
+_BOLD = re.compile(r"^(?:\*\*|__)(?P<head>.+?)(?:\*\*|__)(?P<after>.*)$")
+_LINK = re.compile(r"^\[(?P<head>[^\]]+)\]\([^)]*\)(?P<after>.*)$")
+_SEPARATOR = re.compile(r"\s*(?:[：:]|\s[-–—]\s|——|—|\s\|\s)\s*")
+_SENTENCE = re.compile(r"[，。,;；!！?？、]|https?://")
+_PAREN = re.compile(r"\s*[（(][^（()）]*[）)]\s*$")
+_PRICE = re.compile(r"\d+\s*(?:元|万|千|百|块|k\b|w\b|rmb|\$|美元|寸|英寸)|^[\d\s.$¥￥-]+$")
+_CHINESE_DIGITS = "一二三四五六七八九十"
+# A list introduced like this lists criteria, not brands ("选手机主要看这几点：", "Some things
+# to consider:"), unless the intro speaks of brands or picks.
+_CRITERIA_INTRO = re.compile(
+    r"几点|几个方面|方面|因素|维度|注意|考虑|要点|看这|关注|建议|技巧|标准|"
+    r"\b(?:things?|factors?|consider|considerations|check|look for|keep in mind|tips|criteria|"
+    r"depends? on|think about)\b",
+    re.IGNORECASE,
+)
+_BRAND_INTRO = re.compile(
+    r"品牌|推荐|款|几家|厂商|\b(?:brands?|picks?|options|providers?|makers?|shortlist)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    heads: frozenset[str]
+    words: frozenset[str]
+    cjk_terms: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    model_words: frozenset[str]
+    category_suffixes: tuple[str, ...]
+    entity_columns: frozenset[str]
+    attribute_columns: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> _Vocabulary:
+    data = json.loads(STOPLIST.read_text(encoding="utf-8"))
+
+    def norm(key: str) -> list[str]:
+        return [normalize(word) for word in data[key]]
+
+    return _Vocabulary(
+        heads=frozenset(norm("heads")),
+        words=frozenset(norm("words")),
+        cjk_terms=tuple(norm("cjk_terms")),
+        prefixes=tuple(norm("prefixes")),
+        suffixes=tuple(norm("suffixes")),
+        model_words=frozenset(norm("model_words")),
+        # longest first, so 扫地机器人 is stripped before 机器人
+        category_suffixes=tuple(sorted(norm("category_suffixes"), key=len, reverse=True)),
+        entity_columns=frozenset(norm("entity_columns")),
+        attribute_columns=frozenset(norm("attribute_columns")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """One list-item or table-row head: the name as written, its rank, the line it heads."""
+
+    name: str
+    rank: int
+    line: str
+
+
+def _has_cjk(text: str) -> bool:
+    return any(is_cjk(ch) for ch in text)
+
+
+def _clean(text: str) -> str:
+    text = text.replace("**", "").replace("__", "").replace("`", "").strip()
+    text = text.strip(" *_#>：:-–—\u3000")
+    previous = None
+    while previous != text:  # "石头科技（Roborock）" -> "石头科技"
+        previous, text = text, _PAREN.sub("", text).strip()
+    return text
+
+
+def is_generic(name: str) -> bool:
+    """A head that names no brand: the stop-list, a sentence, a price, a topic word."""
+    vocab = vocabulary()
+    key = normalize(name).strip()
+    if len(key) < 2 or key in vocab.heads or _SENTENCE.search(key) or _PRICE.search(key):
+        return True
+    if key.startswith(vocab.prefixes) or key.endswith(vocab.suffixes):
+        return True
+    if _has_cjk(key):
+        cjk = sum(is_cjk(ch) for ch in key)
+        return cjk > 10 or any(term in key for term in vocab.cjk_terms)
+    words = key.split()
+    if len(words) > 4 or len(key) > 32:
+        return True
+    return all(word.strip("&/+-.'") in vocab.words for word in words)
+
+
+def _split_head(rest: str) -> tuple[str, str]:
+    """(head, what follows it) of an item's text: the bold or linked lead, else the text up to
+    the first separator (：: - –), else the whole text when it is short."""
+    rest = rest.strip()
+    for pattern in (_BOLD, _LINK):
+        found = pattern.match(rest)
+        if found:
+            head, after = found.group("head"), found.group("after")
+            inner = _SEPARATOR.search(head)
+            if inner and is_generic(_clean(head[: inner.start()])):  # "**Best overall: X**"
+                return head[inner.end() :], after
+            return head, after
+    separator = _SEPARATOR.search(rest)
+    if separator:
+        return rest[: separator.start()], rest[separator.end() :]
+    return (rest, "") if len(rest) <= 24 and not _SENTENCE.search(rest) else ("", rest)
+
+
+def _head_of(rest: str) -> str | None:
+    head, after = _split_head(rest)
+    name = _clean(head)
+    if name and not is_generic(name):
+        return name
+    # "**首选**：小米" / "Best overall - Roborock S8": a generic label, then the name
+    if name and after:
+        second, _ = _split_head(_SENTENCE.split(after, maxsplit=1)[0])
+        second_name = _clean(second)
+        if second_name and len(second_name) <= 24 and not is_generic(second_name):
+            return second_name
+    return None
+
+
+def _is_entity_table(header: list[str], brands: Sequence[BrandSpec]) -> bool:
+    """A table whose rows are brands: its first header cell names such a column ("品牌",
+    "Brand"), or at least is no attribute column ("维度") and no header cell is a tracked
+    brand (a table with brands across is a comparison, its first column the criteria)."""
+    first = normalize(_clean(header[0]))
+    if first in vocabulary().entity_columns:
+        return True
+    if first in vocabulary().attribute_columns:
+        return False
+    return not any(find_mentions(normalize(cell), brands) for cell in header[1:])
+
+
+def _table_heads(rows: list[tuple[str, str]], brands: Sequence[BrandSpec]) -> list[Head]:
+    """A brand table's first column, ranked by row; rows are (parsed, original) lines."""
+    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row, _ in rows]
+    if len(cells) < 2 or not _is_entity_table(cells[0], brands):
+        return []
+    heads, rank = [], 0
+    for row, (line, original) in zip(cells[1:], rows[1:], strict=True):
+        if _TABLE_SEPARATOR.match(line):
+            continue
+        rank += 1
+        name = _clean(row[0])
+        if name and not is_generic(name):
+            heads.append(Head(name, rank, original.strip()))
+    return heads
+
+
+def list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[Head]:
+    """The heads of an answer's top-level list items, `#` headers and brand tables, in order.
+
+    Rank: the item's number when numbered, else its place among the consecutive bullets (or
+    headers of that depth); a table row's place under its header.
+    """
+    heads: list[Head] = []
+    bullets = 0
+    header_counts: dict[int, int] = {}
+    intro, in_list, criteria = "", False, False
+    table: list[tuple[str, str]] = []
+    for original in [*text.splitlines(), ""]:
+        line = unicodedata.normalize("NFKC", original).rstrip()
+        if _TABLE.match(line):
+            table.append((line, original))
+            continue
+        if table:
+            heads += _table_heads(table, brands)
+            table = []
+        numbered, bullet, header = _NUMBERED.match(line), _BULLET.match(line), _HEADER.match(line)
+        is_item = bool(numbered or bullet)
+        if is_item and not in_list:
+            criteria = bool(_CRITERIA_INTRO.search(intro)) and not _BRAND_INTRO.search(intro)
+        in_list = is_item or (in_list and not line.strip())
+        if not is_item and line.strip():
+            intro = line
+        name, rank = None, 0
+        if numbered:
+            digits = numbered.group(1) or numbered.group(2)
+            rank = int(digits) if digits else _CHINESE_DIGITS.find(numbered.group(3)[0]) + 1
+            name, bullets = _head_of(numbered.group("rest")), 0
+        elif bullet:
+            bullets += 1
+            rank, name = bullets, _head_of(bullet.group("rest"))
+        elif header:
+            depth = len(header.group("hashes"))
+            header_counts[depth] = rank = header_counts.get(depth, 0) + 1
+            name, bullets = _head_of(header.group("rest")), 0
+        elif line.strip():
+            bullets = 0  # prose between bullets ends their run
+        if name and not (is_item and criteria):
+            heads.append(Head(name, rank, original.strip()))
+    return heads
+
+
+def _strip_model(name: str) -> str:
+    """"Roborock S8 Pro Ultra" -> "Roborock"; "石头G20" -> "石头"; "科沃斯机器人" -> "科沃斯"."""
+    vocab = vocabulary()
+    if _has_cjk(name):
+        stem = re.sub(r"[\sA-Za-z0-9+\-.]*\d[\sA-Za-z0-9+\-.]*$", "", name).strip() or name
+        for suffix in vocab.category_suffixes:
+            if stem.lower().endswith(suffix) and len(stem) - len(suffix) >= 2:
+                return stem[: -len(suffix)]
+        return stem
+    words = name.split()
+    while len(words) > 1:
+        last = words[-1].casefold()
+        model_like = (
+            any(ch.isdigit() for ch in last) or last in vocab.model_words or len(last) == 1
+        )
+        if not model_like:
+            break
+        words.pop()
+    return " ".join(words)
+
+
+@dataclass(slots=True)
+class _Tally:
+    name: str
+    example: str
+    answers: int = 0
+    ranks: list[int] = field(default_factory=list)
+
+
+def _example(line: str) -> str:
+    text = " ".join(line.replace("**", "").replace("__", "").split())
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+
+
+def _homes(keys: set[str]) -> dict[str, str]:
+    """Each candidate key -> the shortest candidate it extends at a word boundary: a brand's
+    model ("tesla model", "小鹏 g6") counts for the brand ("tesla", "小鹏")."""
+    homes: dict[str, str] = {}
+    roots: list[str] = []
+    for key in sorted(keys, key=lambda k: (len(k), k)):
+        home = next(
+            (r for r in roots if key.startswith(r + " ") or (_has_cjk(r) and key.startswith(r))),
+            None,
+        )
+        if home is None:
+            roots.append(key)
+        homes[key] = home or key
+    return homes
+
+
+def discover_brands(
+    answers: Sequence[str], brands: Sequence[BrandSpec], *, top_n: int = TOP_N
+) -> list[dict[str, object]]:
+    """[{name, mentions, mention_rate, avg_rank, example}] over `answers` (the ok answers the
+    brands' mention rate is measured on): most answers first, then best average rank."""
+    per_answer: list[dict[str, Head]] = []
+    names: dict[str, str] = {}
+    for text in answers:
+        found: dict[str, Head] = {}
+        for head in list_heads(text or "", brands):
+            if find_mentions(normalize(head.name), brands):
+                continue  # a tracked brand (or its model): not a discovery
+            name = _strip_model(head.name)
+            key = normalize(name)
+            if not is_generic(name):
+                found.setdefault(key, head)
+                names.setdefault(key, name)
+        per_answer.append(found)
+    homes = _homes(set(names))
+    tallies: dict[str, _Tally] = {}
+    for found in per_answer:
+        counted: set[str] = set()
+        for key, head in found.items():
+            home = homes[key]
+            if home in counted:  # "Tesla" and "Tesla Model Y" in one answer: one answer
+                continue
+            counted.add(home)
+            tally = tallies.setdefault(home, _Tally(names[home], _example(head.line)))
+            tally.answers += 1
+            tally.ranks.append(head.rank)
+    total = len(answers)
+    ranked = sorted(
+        tallies.values(),
+        key=lambda t: (-t.answers, sum(t.ranks) / len(t.ranks), normalize(t.name)),
+    )
+    return [
+        {
+            "name": t.name,
+            "mentions": t.answers,
+            "mention_rate": round(t.answers / total, RATE_DIGITS) if total else 0.0,
+            "avg_rank": round(sum(t.ranks) / len(t.ranks), RATE_DIGITS),
+            "example": t.example,
+        }
+        for t in ranked[:top_n]
+    ]
