@@ -45,6 +45,20 @@ class Ok:
     text: str | Callable[[str], str] | None = None
     latency_s: float = 0.0
     usage: bool = True
+    # Merged into the body's top level (GLM's `web_search`, DashScope's `search_info`) and into
+    # choices[0].message (OpenAI's `annotations`): web-grounded answers' citations.
+    extra: dict[str, Any] | None = None
+    message: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A 200 asking the client to run a tool (finish_reason "tool_calls"), as Kimi's
+    `$web_search` does before it answers."""
+
+    name: str
+    arguments: str
+    call_id: str = "call-fake-1"
 
 
 @dataclass(frozen=True)
@@ -67,14 +81,20 @@ class Malformed:
     non_json: bool
 
 
-Behaviour = Ok | Status | Hang | Malformed
+Behaviour = Ok | Status | Hang | Malformed | ToolCall
 
 
 def ok(
-    text: str | Callable[[str], str] | None = None, *, latency_s: float = 0.0, usage: bool = True
+    text: str | Callable[[str], str] | None = None, *, latency_s: float = 0.0, usage: bool = True,
+    extra: dict[str, Any] | None = None, message: dict[str, Any] | None = None,
 ) -> Ok:
-    """200 with `text` (or text(prompt); default DEFAULT_ANSWER) after `latency_s`."""
-    return Ok(text=text, latency_s=latency_s, usage=usage)
+    """200 with `text` (or text(prompt); default DEFAULT_ANSWER) after `latency_s`; `extra`
+    and `message` add fields to the body and to its message."""
+    return Ok(text=text, latency_s=latency_s, usage=usage, extra=extra, message=message)
+
+
+def tool_call(name: str, arguments: str, call_id: str = "call-fake-1") -> ToolCall:
+    return ToolCall(name, arguments, call_id)
 
 
 def status(
@@ -107,6 +127,7 @@ class CallRecord:
     received_at: float  # time.monotonic()
     wall: float  # time.time()
     had_auth: bool
+    payload: dict[str, Any] | None = None  # the request body as received (it holds no key)
 
 
 class FakeOpenAI:
@@ -250,12 +271,17 @@ class FakeOpenAI:
         try:
             payload = json.loads(b"".join(chunks))
             model = payload.get("model")
-            prompt = payload["messages"][-1]["content"]
+            messages = payload["messages"]
+            # the user's question, also in a tool round trip's follow-up (tool message last)
+            prompt = next(
+                (m["content"] for m in reversed(messages) if m.get("role") == "user"),
+                messages[-1]["content"],
+            )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             await _send(send, 400, {"error": {"message": "invalid request body"}})
             return
         had_auth = any(name == b"authorization" for name, _ in scope["headers"])
-        self._enter(CallRecord(model, prompt, time.monotonic(), time.time(), had_auth))
+        self._enter(CallRecord(model, prompt, time.monotonic(), time.time(), had_auth, payload))
         try:
             await self._respond(self._next_behaviour(model), model, prompt, receive, send)
         finally:
@@ -279,11 +305,22 @@ class FakeOpenAI:
         self, behaviour: Behaviour, model: str | None, prompt: str, receive: Receive, send: Send
     ) -> None:
         match behaviour:
-            case Ok(text=text, latency_s=latency_s, usage=usage):
+            case Ok(text=text, latency_s=latency_s, usage=usage, extra=extra, message=message):
                 if not await self._wait(latency_s, receive):
                     return
                 answer = text(prompt) if callable(text) else (text or DEFAULT_ANSWER)
-                await _send(send, 200, _completion(model, prompt, answer, usage=usage))
+                body = _completion(model, prompt, answer, usage=usage)
+                body["choices"][0]["message"].update(message or {})
+                await _send(send, 200, {**body, **(extra or {})})
+            case ToolCall(name=name, arguments=arguments, call_id=call_id):
+                body = _completion(model, prompt, "", usage=True)
+                body["choices"][0]["finish_reason"] = "tool_calls"
+                body["choices"][0]["message"] = {
+                    "role": "assistant", "content": "",
+                    "tool_calls": [{"id": call_id, "type": "builtin_function",
+                                    "function": {"name": name, "arguments": arguments}}],
+                }
+                await _send(send, 200, body)
             case Status(code=code, retry_after=retry_after, body=body, latency_s=latency_s):
                 if not await self._wait(latency_s, receive):
                     return

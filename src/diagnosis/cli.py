@@ -100,7 +100,10 @@ def platforms() -> None:
     with _config_errors():
         configs = load_platforms(get_settings().platforms_file)
     table = Table(title="Platforms / 平台")
-    columns = ("id", "name", "model", "configured", "concurrency", "rpm", "timeout_s", "retries")
+    columns = (
+        "id", "name", "model", "configured", "concurrency", "rpm", "timeout_s", "retries",
+        "web search",
+    )
     for column in columns:
         table.add_column(column)
     for config in configs.values():
@@ -110,9 +113,16 @@ def platforms() -> None:
         table.add_row(
             info["id"], info["display_name"], str(info.get("model") or ""), configured,
             str(limits["max_concurrency"]), str(limits["rpm"] or "-"), str(limits["timeout_s"]),
-            str(limits["max_retries"]),
+            str(limits["max_retries"]), _search_cell(info["search"]),
         )
     out.print(table)
+
+
+def _search_cell(search: dict) -> str:
+    """on / off with the mechanism, or why the platform has none (SPEC 7, `search`)."""
+    if not search["supported"]:
+        return "unsupported: " + str(search["note"])
+    return f"{'on' if search['enabled'] else 'off'} ({search['mechanism']})"
 
 
 @app.command()

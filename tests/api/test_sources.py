@@ -117,3 +117,41 @@ async def test_retry_refuses_an_invalid_add_competitors_body(api_client):
                 f"/api/diagnoses/{created['execution_id']}/retry", json=body
             )
             assert response.status_code == 422, (body, response.text)
+
+
+async def test_a_web_grounded_platform_keeps_the_api_citations_with_the_answer(
+    api_client, fake_openai, tmp_path
+):
+    # given a platform with search = true (GLM's mechanism) whose API cites two pages
+    platforms = tmp_path / "search.toml"
+    platforms.write_text(
+        f'[platforms.glm]\nkind = "openai"\nbase_url = "{fake_openai.base_url}"\n'
+        'model = "glm-fake"\nsearch = true\nweb_search = "zhipu"\n'
+    )
+    fake_openai.default("glm-fake", ok(
+        "推荐：\n\n1. **理想**：空间大 https://zhuanlan.zhihu.com/p/42\n2. **小鹏**：智驾好",
+        extra={"web_search": [
+            {"title": "知乎", "link": "https://zhuanlan.zhihu.com/p/42"},
+            {"title": "京东", "link": "https://item.jd.com/100.html"},
+        ]},
+    ))
+    async with api_client(platforms_file=platforms) as (client, _app):
+        listed = {p["id"]: p for p in (await client.get("/api/platforms")).json()}
+        assert listed["glm"]["search"] == {
+            "enabled": True, "supported": True, "mechanism": "zhipu", "note": None,
+        }
+        created = await start(client, competitors=["理想", "小鹏"], questions=["推荐新能源车"],
+                              platforms=["glm"])
+        await wait_terminal(client, created["execution_id"])
+        # then the request asked for the search, and the sources say who cited them
+        assert fake_openai.calls_for("glm-fake")[0].payload["tools"][0]["type"] == "web_search"
+        [row] = await all_results(client, created["execution_id"])
+        assert [(s["url"], s["cited_by"]) for s in row["analysis"]["sources"]] == [
+            ("https://zhuanlan.zhihu.com/p/42", "api"), ("https://item.jd.com/100.html", "api"),
+        ]
+        report = (await client.get(f"/api/diagnoses/{created['execution_id']}/report")).json()
+        # and both are citation opportunities: competitors named, 蔚来 absent
+        assert [(o["registrable_domain"], o["answers"], o["competitors"])
+                for o in report["sources"]["opportunities"]] == [
+            ("jd.com", 1, ["理想", "小鹏"]), ("zhihu.com", 1, ["理想", "小鹏"]),
+        ]

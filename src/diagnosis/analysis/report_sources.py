@@ -85,7 +85,7 @@ def _cited(
     cited = []
     for analysis, answer in analysed:
         raw = (analysis or {}).get("sources") or ()
-        pages = {}
+        pages: dict[str, tuple[str, str, str, str]] = {}
         for source in raw:
             if isinstance(source, Mapping) and (source.get("url") or source.get("domain")):
                 page = _page(source, brands)

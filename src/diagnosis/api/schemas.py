@@ -349,6 +349,17 @@ class PlatformLimits(BaseModel):
     reset_timeout_s: float
 
 
+class PlatformSearch(BaseModel):
+    """Web-grounded calls (`search = true` in the platforms file) / 联网搜索."""
+
+    enabled: bool = Field(description="Calls ask for the platform's own web search / 已开启")
+    supported: bool = Field(description="The platform has a web search wired here / 支持")
+    mechanism: str | None = Field(
+        description="dashscope | moonshot | zhipu | openai | demo; null when unsupported"
+    )
+    note: str | None = Field(description="Why it is unsupported / 不支持的原因")
+
+
 class PlatformOut(BaseModel):
     """What the API shows of a platform: never its key (only whether one is set)."""
 
@@ -360,4 +371,5 @@ class PlatformOut(BaseModel):
     configured: bool = Field(description="Callable now (its key is set, or needs none) / 已配置")
     reason: str | None = Field(None, description="Why not configured / 未配置原因")
     limits: PlatformLimits
+    search: PlatformSearch
     breaker: str = Field(description="closed | open | half_open")

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from diagnosis.providers.search import NO_SEARCH_NOTE, WEB_SEARCH_KINDS, WebSearch
+
 PlatformKind = Literal["openai", "demo"]
 PLATFORM_KINDS: tuple[str, ...] = ("openai", "demo")
 
@@ -32,6 +34,11 @@ class PlatformConfig(BaseModel):
     reset_timeout_s: float = Field(30.0, gt=0)
     demo_latency_ms: int = Field(300, ge=0)
     demo_jitter_ms: int = Field(150, ge=0)
+    # Web-grounded calls (providers/search.py): off by default; `web_search` names the vendor's
+    # mechanism (the presets set it), `search_model` the model searching needs (OpenAI's).
+    search: bool = False
+    web_search: WebSearch | None = None
+    search_model: str = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -47,7 +54,26 @@ class PlatformConfig(BaseModel):
                 raise ValueError("base_url is required for kind 'openai'")
             if not self.model:
                 raise ValueError("model is required for kind 'openai'")
+            if self.search and self.web_search is None:
+                raise ValueError(
+                    "search needs a web_search mechanism for this platform ("
+                    + ", ".join(WEB_SEARCH_KINDS) + "); " + NO_SEARCH_NOTE
+                )
         return self
+
+    @property
+    def search_supported(self) -> bool:
+        return self.kind == "demo" or self.web_search is not None
+
+    def search_dict(self) -> dict[str, Any]:
+        """Whether calls are web-grounded, and how (or why the platform cannot be)."""
+        mechanism = "demo" if self.kind == "demo" else self.web_search
+        return {
+            "enabled": self.search,
+            "supported": self.search_supported,
+            "mechanism": mechanism,
+            "note": None if self.search_supported else NO_SEARCH_NOTE,
+        }
 
     @property
     def needs_key(self) -> bool:
@@ -87,6 +113,7 @@ class PlatformConfig(BaseModel):
                 "failure_threshold": self.failure_threshold,
                 "reset_timeout_s": self.reset_timeout_s,
             },
+            "search": self.search_dict(),
         }
         reason = self.unconfigured_reason()
         if reason is not None:

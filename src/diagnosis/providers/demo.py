@@ -57,6 +57,17 @@ _SOURCES = (
     "https://www.36kr.com/p/{n}",
     "https://www.pcauto.com.cn/news/{n}.html",
 )
+# What a web-grounded demo call "searched" (search = true): the pages come back as API citations,
+# some of them also written into the answer, as the assistants' apps do.
+_SEARCH_SOURCES = (
+    ("https://zhuanlan.zhihu.com/p/{n}", "知乎专栏"),
+    ("https://www.xiaohongshu.com/explore/{n}", "小红书笔记"),
+    ("https://baike.baidu.com/item/{n}", "百度百科"),
+    ("https://item.jd.com/{n}.html", "京东商品"),
+    ("https://www.autohome.com.cn/news/{n}.html", "汽车之家"),
+    ("https://en.wikipedia.org/wiki/{n}", "Wikipedia"),
+    ("https://www.bilibili.com/video/BV{n}", "哔哩哔哩"),
+)
 _ZH_GENERIC = (
     "这个问题可以从几个方面来看：\n\n"
     "1. **预算**：先确定可以接受的价格区间。\n"
@@ -90,6 +101,9 @@ class DemoProvider:
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000)
         text = write_answer(request.prompt, request.brands, rng)
+        cited: tuple[dict[str, str], ...] = ()
+        if self.config.search:
+            text, cited = _searched(text, rng, is_mostly_ascii(request.prompt))
         prompt_tokens = max(1, len(request.prompt) // 2)
         completion_tokens = max(1, len(text) // 2)
         return Completion(
@@ -101,6 +115,7 @@ class DemoProvider:
             },
             model=self.config.model or "demo",
             latency_ms=round((time.perf_counter() - started) * 1000),
+            citations=cited,
         )
 
     def delay_ms(self, rng: random.Random) -> int:
@@ -203,6 +218,20 @@ def _prose(brands: list[str], remarks: list[str], english: bool, rng: random.Ran
     if not rest:
         return first
     return first + "\n\n" + (" ".join(rest) if english else "".join(rest))
+
+
+def _searched(
+    text: str, rng: random.Random, english: bool
+) -> tuple[str, tuple[dict[str, str], ...]]:
+    """A search-style answer: 2-4 cited pages, the first two also listed in the text."""
+    picks = rng.sample(_SEARCH_SOURCES, rng.randint(2, 4))
+    cited = tuple(
+        {"url": url.format(n=rng.randint(10_000_000, 99_999_999)), "title": title}
+        for url, title in picks
+    )
+    label = "Search results:" if english else "搜索来源："
+    listed = "\n".join(f"[{i}] {c['url']}" for i, c in enumerate(cited[:2], start=1))
+    return f"{text}\n\n{label}\n{listed}", cited
 
 
 def _sources(rng: random.Random, english: bool) -> str:

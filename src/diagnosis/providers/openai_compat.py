@@ -19,6 +19,13 @@ from diagnosis.constants import ErrorKind
 from diagnosis.providers.base import ChatRequest, Completion
 from diagnosis.providers.config import PlatformConfig
 from diagnosis.providers.errors import ProviderError
+from diagnosis.providers.search import (
+    MAX_TOOL_ROUNDS,
+    citations,
+    kimi_follow_up,
+    kimi_tool_calls,
+    search_fields,
+)
 from diagnosis.providers.transport import (
     AiohttpClient,
     HttpClient,
@@ -52,6 +59,13 @@ class OpenAICompatibleProvider:
         # only when it changed.
         self._headers_key: str | None = None
         self._headers: dict[str, str] = dict(_BASE_HEADERS)
+        # Web-grounded calls (providers/search.py): the fields and model, fixed per platform.
+        self._search = config.web_search if config.search else None
+        self._search_fields = search_fields(self._search) if self._search else {}
+        self._model = (
+            config.search_model if self._search == "openai" and config.search_model
+            else config.model
+        )
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleProvider(platform_id={self.platform_id!r}, url={self._url!r})"
@@ -65,16 +79,28 @@ class OpenAICompatibleProvider:
         return self._headers
 
     async def complete(self, request: ChatRequest) -> Completion:
+        """One attempt; for Kimi's `$web_search` that is the documented round trip (the model
+        asks for the search, its arguments go back, then it answers), at most a few rounds."""
         key = self.config.api_key()
-        body = {
-            "model": self.config.model,
-            "messages": [{"role": "user", "content": request.prompt}],
-        }
+        messages: list[dict[str, Any]] = [{"role": "user", "content": request.prompt}]
+        started = time.perf_counter()
+        data = await self._exchange(messages, key)
+        for _ in range(MAX_TOOL_ROUNDS if self._search == "moonshot" else 0):
+            calls = kimi_tool_calls(data)
+            if not calls:
+                break
+            messages += kimi_follow_up(data, calls)
+            data = await self._exchange(messages, key)
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        return self._completion(data, latency_ms)
+
+    async def _exchange(self, messages: list[dict[str, Any]], key: str | None) -> Any:
+        """One POST of the conversation so far; the decoded JSON body of a 200."""
+        body = {"model": self._model, "messages": messages, **self._search_fields}
         # What httpx's `json=` sent: compact, UTF-8, no NaN.
         content = json.dumps(
             body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
         ).encode()
-        started = time.perf_counter()
         try:
             response = await self._client.post(content, self._headers_for(key))
         except httpx.TimeoutException as exc:
@@ -85,19 +111,17 @@ class OpenAICompatibleProvider:
             detail = _scrub(str(exc), key)
             message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
             raise self._error(ErrorKind.network, message) from exc
-        latency_ms = round((time.perf_counter() - started) * 1000)
         if response.status != 200:
             raise self._status_error(response, key)
-        return self._parse(response, latency_ms)
-
-    def _parse(self, response: RawResponse, latency_ms: int) -> Completion:
         try:
-            data = json.loads(response.body)
+            return json.loads(response.body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             content_type = response.content_type or "unknown"
             raise self._error(
                 ErrorKind.bad_response, f"200 with a non-JSON body ({content_type})", status=200
             ) from exc
+
+    def _completion(self, data: Any, latency_ms: int) -> Completion:
         text = _content(data)
         if text is None:
             raise self._error(
@@ -107,8 +131,9 @@ class OpenAICompatibleProvider:
         return Completion(
             text=text,
             usage=_usage(data.get("usage")),
-            model=model if isinstance(model, str) else self.config.model,
+            model=model if isinstance(model, str) else self._model,
             latency_ms=latency_ms,
+            citations=citations(data) if self._search else (),
         )
 
     def _status_error(self, response: RawResponse, key: str | None) -> ProviderError:

@@ -24,6 +24,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "model": "qwen-plus",
         "api_key_env": "DASHSCOPE_API_KEY",
         "display_name": "通义千问",
+        "web_search": "dashscope",
         "aliases": ["qwen", "tongyi", "通义", "千问", "dashscope", "阿里云百炼"],
     },
     "doubao": {
@@ -40,6 +41,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "model": "moonshot-v1-8k",
         "api_key_env": "MOONSHOT_API_KEY",
         "display_name": "Kimi",
+        "web_search": "moonshot",
         "aliases": ["moonshot", "月之暗面"],
     },
     "zhipu": {
@@ -48,6 +50,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "model": "glm-4-flash",
         "api_key_env": "ZHIPUAI_API_KEY",
         "display_name": "智谱 GLM",
+        "web_search": "zhipu",
         "aliases": ["智谱", "智谱AI", "智谱清言", "glm", "chatglm", "zhipuai"],
     },
     "openai": {
@@ -56,6 +59,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "model": "gpt-4o-mini",
         "api_key_env": "OPENAI_API_KEY",
         "display_name": "ChatGPT",
+        "web_search": "openai",
+        "search_model": "gpt-4o-mini-search-preview",
         # "chatgpt" is what the mini-program sends: kept as an alias so it resolves even when a
         # platforms file renames the display name.
         "aliases": ["chatgpt", "openai", "gpt", "chat gpt"],
