@@ -7,12 +7,13 @@ import asyncio
 import json
 import re
 
+import pytest
 from sqlalchemy import text
 
 from diagnosis.constants import ExecutionStatus
 from diagnosis.engine.service import Competitor
 from tests.engine.conftest import fake_platform, request
-from tests.fake_openai import hang, ok, status
+from tests.fake_openai import DEFAULT_ANSWER, hang, ok, status
 
 BRANDS_LINE = re.compile(r"Brands to label \(exactly these, spelled as given\): (\[.*\])")
 COMPETITORS = [Competitor("理想", ["Li Auto"]), Competitor("小鹏", ["XPeng"])]
@@ -29,6 +30,14 @@ def judge_reply(sentiment: str, stance: str):
         )
 
     return reply
+
+
+@pytest.fixture(autouse=True)
+def distinct_answers(fake_openai) -> None:
+    """Each question gets its own answer. Identical answers share one cached verdict, and whether
+    a second lookup already sees the first one's verdict depends on timing: call counts would
+    not be exact."""
+    fake_openai.default("p", ok(lambda prompt: f"{DEFAULT_ANSWER}\n（{prompt}）"))
 
 
 def platforms(base_url: str, **judge: object) -> list:
