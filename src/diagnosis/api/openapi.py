@@ -26,6 +26,8 @@ OPEN_PATHS = ("/health", "/metrics", "/api/test")
 # The routes an execution id leads to, by (path, method); linked from every start.
 EXECUTION_ROUTES = (
     ("/api/diagnoses/{execution_id}", "get"),
+    ("/api/diagnoses/{execution_id}/events", "get"),
+    ("/api/stream/progress/{execution_id}", "get"),
     ("/api/diagnoses/{execution_id}/results", "get"),
     ("/api/diagnoses/{execution_id}/report", "get"),
     ("/api/diagnoses/{execution_id}/cancel", "post"),
@@ -78,6 +80,9 @@ def _document_errors(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     has_input = bool(operation.get("parameters")) or "requestBody" in operation
     codes = dict(SHARED)
+    if "requestBody" in operation:
+        # FastAPI's own refusal of a body it cannot decode at all (not UTF-8 JSON).
+        codes[400] = "The body cannot be read / 请求体无法解析"
     if path in OPEN_PATHS:
         codes.pop(401)
     if method != "post":
