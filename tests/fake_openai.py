@@ -144,6 +144,9 @@ class FakeOpenAI:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
+        # Listening from here on: a client that connects before uvicorn has started (the
+        # command-line mode prints its URL first) waits in the backlog instead of being refused.
+        self._socket.listen(2048)
         self.host, self.port = self._socket.getsockname()[:2]
         self.base_url = f"http://{self.host}:{self.port}/v1"
         config = uvicorn.Config(
