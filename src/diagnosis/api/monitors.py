@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from diagnosis.api.deps import OwnerDep, RateLimitDep, start_key
+from diagnosis.api.diagnoses import created_view
 from diagnosis.api.monitor_schemas import (
     AlertOut,
     AlertsPage,
@@ -165,11 +166,8 @@ async def run_monitor(
         record = await monitors.run_slot(monitor, monitors.clock())
     except SlotTaken as exc:
         raise Conflict("a run of this monitor already fills this instant; retry") from exc
-    eid = record.execution_id
     return MonitorRunStarted(
-        execution_id=eid, status=record.status, total_tasks=record.total,
-        status_url=f"/api/diagnoses/{eid}", events_url=f"/api/diagnoses/{eid}/events",
-        report_url=f"/api/diagnoses/{eid}/report", monitor_id=monitor_id,
+        **created_view(record).model_dump(), monitor_id=monitor_id,
         scheduled_for=record.scheduled_for,
     )
 
