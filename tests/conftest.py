@@ -1,7 +1,8 @@
 import pytest
 
-# tests.databases: the `make_database_url` factory, on SQLite and PostgreSQL (parametrized).
-pytest_plugins = ["tests.fake_openai", "tests.databases"]
+# tests.databases: the `make_database_url` factory, on SQLite and PostgreSQL (parametrized);
+# tests.redis_service: `redis_space` (a key prefix of its own on the real Redis).
+pytest_plugins = ["tests.fake_openai", "tests.databases", "tests.redis_service"]
 
 # Lines a test wants shown at the end of the run (e.g. the extractor's scores), even when
 # output is captured.

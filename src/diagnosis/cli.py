@@ -1,4 +1,4 @@
-"""The `diagnosis` command: serve, run one diagnosis in-process, list platforms, monitors.
+"""The `diagnosis` command: serve, worker, run one diagnosis in-process, list platforms, monitors.
 
 Prints reports to stdout and progress to stderr, so `diagnosis run --format json | jq` works.
 Never prints a key.
@@ -90,6 +90,25 @@ def serve(
         graceful_shutdown_s=max(1, round(settings.shutdown_timeout_s * 0.3)),
     )
     uvicorn.Server(config).run()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Executions run at once")] = 4,
+) -> None:
+    """Run executions taken from the queue (DIAGNOSIS_RUNNER=queue, SPEC 11) until SIGTERM."""
+    from diagnosis.cluster.deployment import run_worker
+    from diagnosis.persistence.db import upgrade_to_head
+
+    with _config_errors():
+        settings = get_settings()
+    if not settings.redis_url:
+        err.print("[red]configuration error:[/red] a worker needs DIAGNOSIS_REDIS_URL")
+        raise typer.Exit(2)
+    _configure_logging(settings)
+    with _database_errors(settings.database_url):
+        upgrade_to_head(settings.database_url)
+    asyncio.run(run_worker(settings, concurrency=concurrency))
 
 
 @app.command()

@@ -5,8 +5,9 @@ Never holds a provider key: the platform registry reads keys from the environmen
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     start_rate_per_min: int = Field(30, ge=0)
     max_body_bytes: int = 64 * 1024
     sse_keepalive_s: float = Field(15.0, gt=0)
+    # An SSE stream that got no event for this long reads the status from the DB again (a lost
+    # pub/sub message between instances costs at most this delay).
+    sse_recheck_s: float = Field(10.0, gt=0)
     log_json: bool = False
     log_level: str = "INFO"
     # Retry backoff (SPEC 4): 0.5 s x 2^n with jitter, capped; Retry-After capped at 60 s.
@@ -68,10 +72,40 @@ class Settings(BaseSettings):
     # merged over analysis/domain_kinds.json (its entries win); empty: the default table only.
     domain_kinds_file: Path | None = None
 
+    # Scale-out (SPEC 11, docs/scale-out.md). `inprocess`: this process runs what it starts.
+    # `queue`: `diagnosis serve` only enqueues and `diagnosis worker` runs executions; both need
+    # Redis, and every instance the same STREAM_TOKEN_SECRET (else one instance's stream tokens
+    # are refused by the others).
+    redis_url: str = ""
+    # Every Redis key of this deployment starts with it (two deployments can share a server).
+    redis_prefix: str = Field("diagnosis", pattern=r"^[A-Za-z0-9_:.-]{1,64}$")
+    runner: Literal["inprocess", "queue"] = "inprocess"
+    stream_token_secret: SecretStr = SecretStr("")
+    # A worker's job heartbeat: a job not touched for this long is swept and handed to another
+    # worker; how often each worker sweeps; how long a platform slot's lease lives unrenewed
+    # (a dead worker's slots free themselves after it); how often the reconciler compares the
+    # database with the queue; how often the live cache is copied to Redis at most.
+    worker_heartbeat_s: int = Field(10, ge=2, le=300)
+    worker_sweep_s: int = Field(5, ge=1, le=300)
+    lease_ttl_s: float = Field(10.0, ge=1)
+    reconcile_interval_s: float = Field(60.0, gt=0)
+    live_cache_interval_s: float = Field(0.1, gt=0)
+
     @field_validator("platforms_file", "domain_kinds_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _queue_needs_redis_and_secret(self) -> Self:
+        if self.runner == "queue":
+            missing = [name for name, value in (
+                ("DIAGNOSIS_REDIS_URL", self.redis_url),
+                ("DIAGNOSIS_STREAM_TOKEN_SECRET", self.stream_token_secret.get_secret_value()),
+            ) if not value]
+            if missing:
+                raise ValueError(f"DIAGNOSIS_RUNNER=queue needs {' and '.join(missing)}")
+        return self
 
     def token_owners(self) -> dict[str, str]:
         """Parse `api_tokens` into {token: owner}; a token without owner is its own owner."""

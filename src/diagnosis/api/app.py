@@ -49,6 +49,10 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
     settings = settings or get_settings()
     platforms = load_platforms(settings.platforms_file)  # a bad file fails here, at start
 
+    # SPEC 11: DIAGNOSIS_RUNNER=queue plugs the cluster's parts into the engine's seams; this is
+    # the one place an API instance chooses them.
+    cluster = _cluster(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(settings.database_url)
@@ -56,24 +60,37 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
             settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s,
             pool_size=settings.db_pool_size, statement_timeout_s=settings.db_statement_timeout_s,
         )
-        engine = Engine(settings, Repository(database), PlatformRegistry(platforms))
+        if cluster is not None:
+            await cluster.start()
+        engine = Engine(settings, Repository(database), PlatformRegistry(platforms),
+                        parts=cluster.api_parts() if cluster is not None else None)
+        await engine.start()
         app.state.engine = engine
         if resume:
             await engine.runner.resume_unfinished()
-        # Monitors (SPEC 12): the scheduler runs in this process (the single-process default).
-        monitoring = MonitorRuntime(engine, database)
-        app.state.monitors = monitoring
-        await monitoring.start()
+        # Monitors (SPEC 12): the scheduler runs in this process, or, in a cluster, in the one
+        # API instance that holds the lead.
+        app.state.monitors = MonitorRuntime(engine, database)
+        if cluster is None:
+            await app.state.monitors.start()
+            stop_monitors = app.state.monitors.aclose
+        else:
+            leadership = await cluster.lead_monitors(
+                app.state, lambda: MonitorRuntime(engine, database)
+            )
+            stop_monitors = leadership.aclose
         freeze_startup_heap()  # start-up is done: no full collection walks what it built
         try:
             yield
         finally:
-            await monitoring.aclose()  # cancels the scheduler and deliveries (alerts stay pending)
+            await stop_monitors()  # cancels the scheduler and deliveries (alerts stay pending)
             # SIGTERM ends within DIAGNOSIS_SHUTDOWN_TIMEOUT_S: uvicorn spends at most 30% of it
             # on open connections (cli.py), the executions 60% to stop and flush, the rest
             # closing the database, even when it fails.
             budget = settings.shutdown_timeout_s
             await engine.aclose(timeout_s=budget * 0.6)
+            if cluster is not None:
+                await cluster.aclose()
             try:
                 async with asyncio.timeout(budget * 0.1):
                     await database.dispose()
@@ -87,8 +104,13 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.authenticator = Authenticator(settings.token_owners())
-    app.state.rate_limiter = StartRateLimiter(settings.start_rate_per_min)
+    app.state.authenticator = Authenticator(
+        settings.token_owners(), secret=settings.stream_token_secret.get_secret_value() or None
+    )
+    app.state.rate_limiter = (
+        cluster.start_limiter if cluster is not None
+        else StartRateLimiter(settings.start_rate_per_min)
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     install_openapi(app, platform_names=configured_names(platforms))
@@ -100,6 +122,14 @@ def create_app(settings: Settings | None = None, *, resume: bool = True) -> Fast
     app.include_router(monitors.router)
     _mount_web(app)
     return app
+
+
+def _cluster(settings: Settings) -> Any:
+    if settings.runner != "queue":
+        return None
+    from diagnosis.cluster.deployment import Cluster  # Redis and SAQ only when asked for
+
+    return Cluster(settings)
 
 
 def configured_names(platforms: dict[str, Any]) -> list[str]:

@@ -12,26 +12,25 @@ import math
 import secrets
 import time
 from collections import deque
+from typing import Protocol
 
 from fastapi import Request
 
-from diagnosis.engine.errors import DiagnosisError
+from diagnosis.engine.errors import DiagnosisError, RateLimited
 
 
 class Unauthorized(DiagnosisError):
     status_code = 401
 
 
-class RateLimited(DiagnosisError):
-    status_code = 429
-
-
 class Authenticator:
-    def __init__(self, token_owners: dict[str, str], *, stream_token_ttl_s: int = 300) -> None:
+    def __init__(self, token_owners: dict[str, str], *, stream_token_ttl_s: int = 300,
+                 secret: str | None = None) -> None:
         self._tokens = token_owners
         self._ttl = stream_token_ttl_s
-        # A per-process secret: stream tokens are short-lived and die with the process.
-        self._secret = secrets.token_bytes(32)
+        # DIAGNOSIS_STREAM_TOKEN_SECRET, shared by every instance (SPEC 11) so that any of them
+        # accepts a token another issued; unset, a per-process secret (tokens die with it).
+        self._secret = secret.encode() if secret else secrets.token_bytes(32)
 
     @property
     def enabled(self) -> bool:
@@ -80,12 +79,22 @@ class Authenticator:
         return owner
 
 
+class StartLimiter(Protocol):
+    """What the start routes ask: this process's limiter, or the cluster's shared one."""
+
+    async def hit(self, key: str) -> None: ...
+
+
 class StartRateLimiter:
     """At most `per_minute` starts in any 60 s window per key (a sliding log: exact, small)."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._starts: dict[str, deque[float]] = {}
+
+    async def hit(self, key: str) -> None:
+        """The routes' entry (the cluster's limiter, shared through Redis, is async)."""
+        self.check(key)
 
     def check(self, key: str) -> None:
         """Raise 429 with Retry-After when `key` is over its rate; else count this start."""

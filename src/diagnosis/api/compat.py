@@ -154,7 +154,7 @@ async def perform_brand_test(
     configured = sorted(engine.registry.configured_ids())
     new = to_new_diagnosis(body, owner, available_models=configured, header_openid=openid)
     engine.plan(new)  # 400 with available_models, 422 too many tasks: before the rate limit
-    limiter.check(start_key(request, new.owner))
+    await limiter.hit(start_key(request, new.owner))
     record = await engine.create(new)
     eid = str(record.execution_id)
     return BrandTestStarted(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from diagnosis.api.auth import Authenticator, StartRateLimiter
+from diagnosis.api.auth import Authenticator, StartLimiter
 from diagnosis.engine.service import Engine
 from diagnosis.settings import Settings
 
@@ -28,7 +28,7 @@ async def get_owner(request: Request) -> str | None:
     return authenticator.owner(request)
 
 
-async def get_rate_limiter(request: Request) -> StartRateLimiter:
+async def get_rate_limiter(request: Request) -> StartLimiter:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
 
@@ -36,7 +36,7 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 OwnerDep = Annotated[str | None, Depends(get_owner)]
 AuthDep = Annotated[Authenticator, Depends(get_authenticator)]
-RateLimitDep = Annotated[StartRateLimiter, Depends(get_rate_limiter)]
+RateLimitDep = Annotated[StartLimiter, Depends(get_rate_limiter)]
 
 
 def start_key(request: Request, owner: str | None) -> str:

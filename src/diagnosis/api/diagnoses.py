@@ -79,7 +79,7 @@ async def create_diagnosis(
     """Ask every question on every chosen platform; answers 202 at once with the URLs to follow."""
     new = to_new_diagnosis(body, owner)
     engine.plan(new)  # 400 / 422 before the rate limit counts a start
-    limiter.check(start_key(request, new.owner))
+    await limiter.hit(start_key(request, new.owner))
     record = await engine.create(new)
     return created_view(record)
 
@@ -182,7 +182,7 @@ async def retry(
     """A NEW execution that copies the ok results and runs only the others; with
     `add_competitors` it also asks their `{brand}` questions and re-reads the copied answers."""
     await engine.status(execution_id, owner)  # 404 before the rate limit counts
-    limiter.check(start_key(request, owner))
+    await limiter.hit(start_key(request, owner))
     added = [
         Competitor(c.name, list(c.aliases), list(c.domains))
         for c in (body.add_competitors if body else ())

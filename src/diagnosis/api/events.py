@@ -54,9 +54,13 @@ async def execution_events(
     dialect: str = "main",
     shape: Shape = _same,
     with_tasks: bool = True,
+    recheck_s: float | None = None,
 ) -> AsyncIterator[ServerSentEvent | bytes]:
     """The event sequence of one execution. `shape` rewrites the status payload and
-    `dialect` names that shape, for the per-batch encoding cache (the mini-program's stream)."""
+    `dialect` names that shape, for the per-batch encoding cache (the mini-program's stream).
+    After `recheck_s` (default DIAGNOSIS_SSE_RECHECK_S) without an event the DB is read again."""
+    if recheck_s is None:
+        recheck_s = engine.settings.sse_recheck_s
     with engine.broker.subscribe(execution_id) as sub:
         view = await engine.status(execution_id, owner)
         snapshot = _data(shape(view.model_dump(mode="json")))
@@ -66,8 +70,18 @@ async def execution_events(
             return
         sent = view.seq
         while True:
-            batch = await sub.next()
+            batch = await sub.next(timeout=recheck_s)
             if batch is None:
+                # Nothing for a while: a pub/sub message may have been lost between instances
+                # (SPEC 11), so the database, the authority, is asked again.
+                view = await engine.status(execution_id, owner)
+                if view.seq > sent or view.is_completed:
+                    snapshot = _data(shape(view.model_dump(mode="json")))
+                    yield ServerSentEvent(snapshot, event="progress", id=str(view.seq))
+                    sent = view.seq
+                    if view.is_completed:
+                        yield ServerSentEvent(snapshot, event="complete", id=str(view.seq))
+                        return
                 continue
             if batch.seq > sent:
                 # Every subscriber that is caught up shares one encoding of the batch.

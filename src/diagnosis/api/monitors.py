@@ -161,7 +161,7 @@ async def run_monitor(
 ) -> MonitorRunStarted:
     """A run outside the schedule: a normal execution with this monitor_id."""
     monitor = await monitors.get(monitor_id, owner)
-    limiter.check(start_key(request, owner))
+    await limiter.hit(start_key(request, owner))
     try:
         record = await monitors.run_slot(monitor, monitors.clock())
     except SlotTaken as exc:

@@ -1,16 +1,16 @@
 """The event broker (SPEC 5, 11): flushed snapshots fanned out to SSE subscribers.
 
-publish/subscribe is the whole interface, so a Redis pub/sub broker can replace this
-in-process one. A slow subscriber gets its unread batches merged (newest progress, every task
+publish/subscribe is the whole interface (`Broker`), so the cluster's Redis pub/sub broker
+(diagnosis.cluster.events) can replace this in-process one. A slow subscriber gets its unread batches merged (newest progress, every task
 summary) rather than an unbounded queue; the final event is never dropped.
 """
 
 import asyncio
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from diagnosis.engine import metrics
 
@@ -65,9 +65,31 @@ class Subscription:
         return batch
 
 
+class Broker(Protocol):
+    def publish(self, execution_id: str, batch: Batch) -> None:
+        """Hand a flushed batch to every subscriber of the execution (never blocks)."""
+        ...
+
+    def subscribe(self, execution_id: str) -> AbstractContextManager[Subscription]: ...
+
+    def subscriber_count(self, execution_id: str | None = None) -> int: ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 class EventBroker:
+    """The in-process broker: publishers and subscribers share this process."""
+
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscription]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
     def publish(self, execution_id: str, batch: Batch) -> None:
         subscribers = tuple(self._subscribers.get(execution_id, ()))

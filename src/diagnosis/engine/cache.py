@@ -1,13 +1,14 @@
 """The in-memory execution cache (SPEC 5): each live execution's counters and its results not
 yet written. Every task end updates it at once (seq + 1); the reporter drains it to the DB.
 
-Holds no I/O and never decides anything durable: the database stays the authority.
+Holds no I/O and never decides anything durable: the database stays the authority. With several
+instances (SPEC 11) a `LiveMirror` copies each live entry where every instance can read it.
 """
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from diagnosis.constants import ExecutionStatus, ResultStatus, Stage
 from diagnosis.persistence.records import ProgressSnapshot, ResultWrite
@@ -148,3 +149,69 @@ class ExecutionCache:
 
     def ids(self) -> Iterable[str]:
         return list(self._entries)
+
+
+@dataclass(frozen=True, slots=True)
+class MirroredLive:
+    """A live execution as another process sees it: what the status route compares with the DB
+    row (SPEC 5), and the last flushed status view, to answer from when the DB read fails."""
+
+    execution_id: str
+    status: ExecutionStatus
+    progress: int
+    seq: int
+    flushed_seq: int
+    dirty: bool
+    owner: str | None = None
+    view: dict[str, Any] | None = None
+
+
+class LiveMirror(Protocol):
+    """Where the live cache is visible to every instance (diagnosis.cluster.live), or nowhere."""
+
+    def track(self, live: LiveExecution, *, owner: str | None) -> None:
+        """`live` runs in this process from now on."""
+        ...
+
+    def changed(self, live: LiveExecution, view: dict[str, Any] | None = None) -> None:
+        """`live` changed: copy it soon (coalesced). `view` is the newest flushed status view."""
+        ...
+
+    async def sync(self, live: LiveExecution) -> None:
+        """Copy `live` now (before a DB write, so the copy is never behind the DB)."""
+        ...
+
+    def forget(self, execution_id: str) -> None:
+        """It no longer runs here: remove its copy (now a cache miss everywhere)."""
+        ...
+
+    async def lookup(self, execution_id: str) -> MirroredLive | None: ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class NoMirror:
+    """One process: the local cache is the whole live cache."""
+
+    def track(self, live: LiveExecution, *, owner: str | None) -> None:
+        return None
+
+    def changed(self, live: LiveExecution, view: dict[str, Any] | None = None) -> None:
+        return None
+
+    async def sync(self, live: LiveExecution) -> None:
+        return None
+
+    def forget(self, execution_id: str) -> None:
+        return None
+
+    async def lookup(self, execution_id: str) -> MirroredLive | None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

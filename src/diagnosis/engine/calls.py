@@ -19,6 +19,7 @@ from diagnosis.constants import BREAKER_FAILURE_KINDS, RETRYABLE_KINDS, ErrorKin
 from diagnosis.engine import metrics
 from diagnosis.engine.breaker import BreakerState, CircuitBreaker, Permit
 from diagnosis.engine.fairness import FairSlots
+from diagnosis.engine.gates import OpenGate, PlatformGate
 from diagnosis.providers.base import ChatRequest, Completion, Provider
 from diagnosis.providers.errors import ProviderError
 from diagnosis.providers.storable import storable_completion
@@ -69,8 +70,11 @@ class PlatformRuntime:
         breaker: CircuitBreaker,
         global_limit: asyncio.Semaphore,
         max_answer_chars: int = 100_000,
+        gate: PlatformGate | None = None,
     ) -> None:
         self.platform_id = platform_id
+        # The cluster's limits (a Redis lease per attempt, a shared rpm window), or none.
+        self.gate: PlatformGate = gate or OpenGate()
         self.max_answer_chars = max_answer_chars
         self.provider = provider
         self.timeout_s = timeout_s
@@ -122,7 +126,7 @@ class PlatformRuntime:
         # slot that another platform could use.
         await self._slots.acquire(key)
         try:
-            async with self._global:
+            async with self._global, self.gate.slot():
                 return await self._attempt_in_slot(request)
         finally:
             self._slots.release()
@@ -131,6 +135,7 @@ class PlatformRuntime:
         """The attempt itself: rate limit, breaker permit, the call under its timeout."""
         if self._rate is not None:
             await self._rate.acquire()
+        await self.gate.pace()
         # Asked only once a slot is ours, so a probe is not held back behind a queue.
         permit = self.breaker.acquire()
         self._publish_breaker()

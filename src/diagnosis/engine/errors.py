@@ -5,6 +5,7 @@ DiagnosisError
 ├── Conflict            409 (cancel a finished one, report/retry before the end)
 ├── UnknownPlatforms    400 with available_platforms
 ├── TooManyTasks        422 (max_tasks)
+├── RateLimited         429 with retry_after (the start rate, SPEC 9)
 └── Unavailable         503 (neither the DB nor the cache can answer)
 """
 
@@ -34,6 +35,10 @@ class UnknownPlatforms(DiagnosisError):
 
 class TooManyTasks(DiagnosisError):
     status_code = 422
+
+
+class RateLimited(DiagnosisError):
+    status_code = 429
 
 
 class Unavailable(DiagnosisError):

@@ -115,6 +115,7 @@ class ExecutionRun:
             progress_view=self._progress_view,
             task_summary=self._task_summary,
             health=engine.write_health,
+            mirror=engine.mirror,
         )
 
     @property
@@ -132,6 +133,7 @@ class ExecutionRun:
         """Runs to a terminal status (returned), or to a resumable stop on shutdown (None)."""
         engine, live = self.engine, self.live
         engine.cache.put(live)
+        engine.mirror.track(live, owner=self.record.owner)
         loop = asyncio.create_task(self.reporter.run(), name=f"reporter-{self.execution_id}")
         metrics.EXECUTIONS_RUNNING.inc()
         began = time.monotonic()
@@ -180,6 +182,7 @@ class ExecutionRun:
             await asyncio.gather(loop, return_exceptions=True)
             metrics.EXECUTIONS_RUNNING.dec()
             engine.cache.drop(self.execution_id)
+            engine.mirror.forget(self.execution_id)
 
     def _log_unwritten(self) -> None:
         # Counts only: never an answer. The database still has the execution resumable.

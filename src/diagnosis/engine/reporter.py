@@ -23,7 +23,7 @@ from typing import Any
 from diagnosis.constants import ErrorKind, ResultStatus
 from diagnosis.engine import metrics
 from diagnosis.engine.broker import Batch, EventBroker
-from diagnosis.engine.cache import LiveExecution
+from diagnosis.engine.cache import LiveExecution, LiveMirror, NoMirror
 from diagnosis.persistence.faults import WriteHealth, is_transient, reason
 from diagnosis.persistence.records import ProgressSnapshot, ResultWrite
 
@@ -65,8 +65,10 @@ class ProgressReporter:
         retry_backoff_s: float = 0.2,
         retry_backoff_cap_s: float = 5.0,
         health: WriteHealth | None = None,
+        mirror: LiveMirror | None = None,
     ) -> None:
         self.live = live
+        self._mirror = mirror or NoMirror()
         self._repo = repository
         self._broker = broker
         self._interval = flush_interval_s
@@ -84,6 +86,7 @@ class ProgressReporter:
     def notify(self) -> None:
         """A task ended: the cache changed. The loop flushes within one interval."""
         self._changed.set()
+        self._mirror.changed(self.live)
 
     def close(self) -> None:
         """Shutdown: a flush retrying a failing write stops after its current try."""
@@ -174,6 +177,8 @@ class ProgressReporter:
         live = self.live
         snapshot = live.snapshot()
         results = list(live.pending)
+        # Other instances' copy of the cache first, so it is never behind the database (SPEC 11).
+        await self._mirror.sync(live)
         # The write happens under `asyncio.shield`: once started, a cancellation of the caller
         # (shutdown) must not leave us unsure whether the transaction committed.
         await asyncio.shield(self._repo.write_progress(snapshot, results))
@@ -195,4 +200,5 @@ class ProgressReporter:
             tasks=[self._task_summary(r) for r in results],
             final=snapshot.stage == "done",
         )
+        self._mirror.changed(live, batch.progress)
         self._broker.publish(live.execution_id, batch)

@@ -1,12 +1,12 @@
 """The runner seam (SPEC 11): the API asks it to run an execution; it never calls the
 executor itself. This in-process runner owns every task it creates (kept in a dict, reaped,
-exceptions surfaced, cancelled at shutdown), like arq's worker; a queue-backed runner (arq on
-Redis) can take its place behind the same four methods.
+exceptions surfaced, cancelled at shutdown), like arq's worker; the queue runner
+(diagnosis.cluster.queue, SAQ on Redis) takes its place behind the same methods.
 """
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from diagnosis.constants import ExecutionStatus
 from diagnosis.engine.executor import ExecutionRun, StopReason
@@ -15,6 +15,30 @@ if TYPE_CHECKING:
     from diagnosis.engine.service import Engine
 
 log = logging.getLogger("diagnosis.engine.runner")
+
+
+class Runner(Protocol):
+    def submit(self, execution_id: str) -> None:
+        """Have it run (at most once at a time); returns at once."""
+        ...
+
+    def is_running(self, execution_id: str) -> bool:
+        """It runs in THIS process."""
+        ...
+
+    def run_of(self, execution_id: str) -> ExecutionRun | None: ...
+
+    def stop(self, execution_id: str, reason: StopReason) -> bool:
+        """Ask it to stop wherever it runs; False when nobody will act on the request."""
+        ...
+
+    async def wait(self, execution_id: str) -> ExecutionStatus | None:
+        """Until it ends (its terminal status) or stops being run (None)."""
+        ...
+
+    async def resume_unfinished(self) -> list[str]: ...
+
+    async def shutdown(self, timeout_s: float = 10.0) -> None: ...
 
 
 class InProcessRunner:
@@ -34,6 +58,12 @@ class InProcessRunner:
 
     def is_running(self, execution_id: str) -> bool:
         return execution_id in self._tasks
+
+    def run_of(self, execution_id: str) -> ExecutionRun | None:
+        return self._runs.get(execution_id)
+
+    def running_ids(self) -> list[str]:
+        return list(self._tasks)
 
     def stop(self, execution_id: str, reason: StopReason) -> bool:
         """Ask a running execution to stop; False when it does not run in this process."""

@@ -8,6 +8,7 @@ import logging
 
 from diagnosis.engine.breaker import BreakerState, CircuitBreaker
 from diagnosis.engine.calls import PlatformRuntime, RetryPolicy
+from diagnosis.engine.gates import GateFactory, open_gates
 from diagnosis.providers.registry import PlatformRegistry
 
 log = logging.getLogger("diagnosis.engine.breaker")
@@ -27,8 +28,10 @@ class PlatformRuntimes:
         backoff_cap_s: float = 8.0,
         retry_after_cap_s: float = 60.0,
         max_answer_chars: int = 100_000,
+        gates: GateFactory = open_gates,
     ) -> None:
         self.registry = registry
+        self._gates = gates
         self._max_answer_chars = max_answer_chars
         self._global = asyncio.Semaphore(global_concurrency)
         self._backoff = (backoff_base_s, backoff_cap_s, retry_after_cap_s)
@@ -59,6 +62,7 @@ class PlatformRuntimes:
                 ),
                 global_limit=self._global,
                 max_answer_chars=self._max_answer_chars,
+                gate=self._gates(platform_id, config.max_concurrency, config.rpm),
             )
             self._runtimes[platform_id] = runtime
         return runtime

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,13 +16,14 @@ from typing import Any
 from diagnosis.analysis import BrandSpec
 from diagnosis.constants import ExecutionStatus, ResultStatus
 from diagnosis.engine import metrics
-from diagnosis.engine.broker import EventBroker
-from diagnosis.engine.cache import ExecutionCache
+from diagnosis.engine.broker import Broker, EventBroker
+from diagnosis.engine.cache import ExecutionCache, LiveMirror, MirroredLive, NoMirror
 from diagnosis.engine.errors import Conflict, NotFound, TooManyTasks, Unavailable, UnknownPlatforms
 from diagnosis.engine.executor import StopReason, brand_specs, retry_analysis
 from diagnosis.engine.planning import DEFAULT_QUESTIONS, canonical_questions, plan_tasks
+from diagnosis.engine.gates import GateFactory, open_gates
 from diagnosis.engine.reports import render
-from diagnosis.engine.runner import InProcessRunner
+from diagnosis.engine.runner import InProcessRunner, Runner
 from diagnosis.engine.runtimes import PlatformRuntimes
 from diagnosis.engine.views import ExecutionStatusView, SyncStatus, status_view
 from diagnosis.persistence.faults import WriteHealth, is_database_error
@@ -94,13 +95,31 @@ def _check_id_shape(execution_id: str) -> None:
         raise NotFound("execution not found")
 
 
+@dataclass(frozen=True)
+class EngineParts:
+    """The seams a deployment fills (SPEC 11): nothing given is the single process (in-process
+    runner, broker and cache, open gates); the scaled-out parts come from diagnosis.cluster and
+    are chosen in one place, the app factory or the worker's start-up."""
+
+    broker: Broker | None = None
+    mirror: LiveMirror | None = None
+    gates: GateFactory | None = None
+    runner: "Callable[[Engine], Runner] | None" = None
+
+
 class Engine:
-    def __init__(self, settings: Settings, repository: Any, registry: PlatformRegistry) -> None:
+    def __init__(
+        self, settings: Settings, repository: Any, registry: PlatformRegistry,
+        parts: EngineParts | None = None,
+    ) -> None:
+        parts = parts or EngineParts()
         self.settings = settings
         self.repository = repository
         self.registry = registry
         self.cache = ExecutionCache()
-        self.broker = EventBroker()
+        self.broker: Broker = parts.broker or EventBroker()
+        # The live cache as other instances see it (SPEC 11); NoMirror in one process.
+        self.mirror: LiveMirror = parts.mirror or NoMirror()
         self.runtimes = PlatformRuntimes(
             registry,
             global_concurrency=settings.global_concurrency,
@@ -108,11 +127,17 @@ class Engine:
             backoff_cap_s=settings.retry_backoff_cap_s,
             retry_after_cap_s=settings.retry_after_cap_s,
             max_answer_chars=settings.max_answer_chars,
+            gates=parts.gates or open_gates,
         )
-        self.runner = InProcessRunner(self)
+        self.runner: Runner = parts.runner(self) if parts.runner else InProcessRunner(self)
         # The last write's outcome, for /health (flushes and the API's writes report to it).
         self.write_health = WriteHealth()
         self._probe_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """The broker's and the mirror's own tasks (none in one process)."""
+        await self.broker.start()
+        await self.mirror.start()
 
     async def aclose(self, timeout_s: float | None = None) -> None:
         """Shutdown: executions stop and flush within `timeout_s` (DIAGNOSIS_SHUTDOWN_TIMEOUT_S)
@@ -125,6 +150,8 @@ class Engine:
                 "shutdown left unwritten changes executions=%d results=%d ids=%s",
                 len(unwritten), sum(n for _, n in unwritten), ",".join(e for e, _ in unwritten),
             )
+        await self.mirror.aclose()
+        await self.broker.aclose()
         await self.runtimes.aclose()
 
     async def database_healthy(self) -> bool:
@@ -251,6 +278,10 @@ class Engine:
             self.runner.stop(execution_id, StopReason.cancelled)
         await self.runner.wait(execution_id)
         view = await self.status(execution_id, owner)
+        if not view.is_completed:
+            # Queue runner (SPEC 11): no worker acted within the bound (e.g. none is up). The
+            # request stays, so the worker that takes it ends it as cancelled.
+            return view
         if view.status is not ExecutionStatus.cancelled:
             # It ended on its own (e.g. it was analysing) before the cancel took effect.
             raise Conflict(f"execution is already {view.status.value}")
@@ -321,10 +352,12 @@ class Engine:
         try:
             row = await self.repository.get_execution(execution_id, owner, with_report=False)
         except Exception as exc:
-            return self._status_from_cache(execution_id, owner, exc)
+            return await self._status_from_cache(execution_id, owner, exc)
         if row is None:
             raise NotFound("execution not found")
-        live = self.cache.get(execution_id)
+        live: Any = self.cache.get(execution_id)
+        if live is None:
+            live = await self.mirror.lookup(execution_id)  # run by another process (SPEC 11)
         sync: SyncStatus = "cache_miss"
         if live is not None:
             sync = self._compare(row, live)
@@ -356,13 +389,15 @@ class Engine:
         )
         return "out_of_sync"
 
-    def _status_from_cache(
+    async def _status_from_cache(
         self, execution_id: str, owner: str | None, exc: Exception
     ) -> ExecutionStatusView:
         log.warning("status read failed execution_id=%s error=%s", execution_id, type(exc).__name__)
-        run = self.runner._runs.get(execution_id)
+        run = self.runner.run_of(execution_id)
         live = self.cache.get(execution_id)
-        if live is None or run is None or (owner is not None and run.record.owner != owner):
+        if live is None or run is None:
+            return self._status_from_mirror(await self.mirror.lookup(execution_id), owner)
+        if owner is not None and run.record.owner != owner:
             raise Unavailable("the database is unavailable; try again shortly")
         snap = live.snapshot()
         return status_view(
@@ -374,6 +409,20 @@ class Engine:
             cache_progress=live.progress,
             snapshot=snap,
         )
+
+    @staticmethod
+    def _status_from_mirror(
+        mirrored: MirroredLive | None, owner: str | None
+    ) -> ExecutionStatusView:
+        """Another process runs it: its last flushed view, as the mirror holds it."""
+        if mirrored is None or mirrored.view is None or (
+            owner is not None and mirrored.owner != owner
+        ):
+            raise Unavailable("the database is unavailable; try again shortly")
+        view = ExecutionStatusView.model_validate(mirrored.view)
+        return view.model_copy(update={
+            "source": "cache", "cache_sync_status": "unknown", "cache_progress": mirrored.progress,
+        })
 
     async def results(
         self, execution_id: str, owner: str | None, *, offset: int, limit: int
