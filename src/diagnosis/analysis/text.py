@@ -38,9 +38,25 @@ _VERDICT_OPENERS = re.compile(
 )
 
 
+# Full-width punctuation and the ideographic space: what keeps most Chinese answers from being
+# NFKC already. Each is replaced by its compatibility decomposition (one ASCII character) with
+# str.replace, which leaves the string's NFKC unchanged; the rest is then usually normalised
+# already, which the C quick check confirms without CPython's ~100 ns a character of NFKC.
+_FULL_WIDTH = tuple(
+    (char, unicodedata.normalize("NFKD", char))
+    for char in (*map(chr, range(0xFF01, 0xFF5F)), "\u3000")
+    if not char.isalnum()
+)
+
+
 def normalize(text: str) -> str:
     """NFKC then casefold: ＮＩＯ is nio, （1） is (1), full-width commas are ASCII commas."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    for char, ascii_char in _FULL_WIDTH:
+        if char in text:
+            text = text.replace(char, ascii_char)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold()
 
 
 def _cjk_number(token: str) -> int:
