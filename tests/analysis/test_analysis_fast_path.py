@@ -1,12 +1,17 @@
 """The analysis hot path's shortcuts give exactly what the plain definitions give (issue 13).
 
-Each shortcut (normalisation without CPython's NFKC on every character, ...) is checked against
+Each shortcut (normalisation without CPython's NFKC on every character, the Chinese scorer without
+break tokens, ...) is checked against
 the definition it replaces, on inputs chosen to break it; no timings here.
 """
 
 import random
 import unicodedata
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from diagnosis.analysis import lexicon, sentiment
 from diagnosis.analysis.text import _FULL_WIDTH, normalize
 
 TRICKY = [
@@ -41,3 +46,51 @@ def test_each_full_width_replacement_is_its_compatibility_decomposition() -> Non
     for char, replacement in _FULL_WIDTH:
         assert replacement == unicodedata.normalize("NFKD", char)
         assert len(replacement) == 1 and replacement.isascii()
+
+
+def _reference_score_chinese(text: str) -> float:
+    """score_chinese as first written: every token, breaks included, through one clause state."""
+    text = sentiment._without_degree_adverbs(text)
+    total, negator, used, reach, conceded, quality = 0.0, None, False, -1, False, None
+
+    def close() -> float:
+        nonlocal negator, used, reach, conceded, quality
+        unused = negator in lexicon.ZH_SELF_NEGATIVE_NEGATORS and not used
+        negator, used, reach, conceded, quality = None, False, -1, False, None
+        return -1.0 if unused else 0.0
+
+    for start, end, kind, weight in sentiment._zh_tokens(text):
+        if kind == "break":
+            total += close()
+        elif kind == "negator":
+            total += close() if negator and not used else 0.0
+            negator, used, reach = text[start:end], False, end + sentiment._NEGATION_REACH_ZH
+        elif kind == "concession":
+            conceded = True
+        elif kind == "word":
+            if text[start:end] in lexicon.ZH_QUALITY_VERDICTS and quality:
+                if start - quality[0] <= sentiment._VERDICT_GAP:
+                    total -= quality[1]
+            if negator and start <= reach:
+                weight = sentiment._negated(weight)
+                used, reach = True, end + sentiment._NEGATION_REACH_ZH
+            else:
+                negator = None
+            weight *= 0.5 if conceded else 1.0
+            total += weight
+            quality = (end, weight) if weight > 0 else None
+    return total + close()
+
+
+_ZH_PIECES = st.one_of(
+    st.sampled_from(sorted(sentiment._ZH_TABLE)),
+    st.sampled_from(sorted(lexicon.ZH_SELF_NEGATIVE_NEGATORS | lexicon.ZH_QUALITY_VERDICTS)),
+    st.sampled_from(lexicon.ZH_DEGREE_ADVERBS),
+    st.sampled_from(["，", "。", " ", "ab", "x1", "!!", "续航", "空间", "它", "\n"]),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_ZH_PIECES, max_size=14).map("".join))
+def test_chinese_score_skips_break_tokens_without_changing_the_score(text: str) -> None:
+    assert sentiment.score_chinese(text) == _reference_score_chinese(text)

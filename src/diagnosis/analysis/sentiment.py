@@ -65,7 +65,8 @@ _HAS_LATIN = re.compile("[a-z]")
 
 
 def _zh_tokens(text: str) -> list[tuple[int, int, str, float]]:
-    """(start, end, kind, weight) for lexicon words and breaks (punctuation, Latin runs)."""
+    """(start, end, kind, weight) for lexicon words and breaks (punctuation, Latin runs): the
+    stream `score_chinese` reads (it finds the breaks between words itself)."""
     values = _ZH_WORD_VALUES
     tokens = [
         (start, end, *values[index])
@@ -75,23 +76,6 @@ def _zh_tokens(text: str) -> list[tuple[int, int, str, float]]:
     if breaks:
         tokens = sorted(tokens + breaks) if tokens else breaks
     return tokens
-
-
-class _Clause:
-    """Running state of one clause: a pending negator, a concession, the last quality word."""
-
-    def __init__(self) -> None:
-        self.negator: str | None = None
-        self.negator_used = False
-        self.reach_end = -1
-        self.conceded = False
-        self.last_quality: tuple[int, float] | None = None
-
-    def close(self) -> float:
-        """Score left by the clause's end: 续航不够。 is a criticism on its own."""
-        unused = self.negator in lexicon.ZH_SELF_NEGATIVE_NEGATORS and not self.negator_used
-        self.__init__()  # type: ignore[misc]
-        return -1.0 if unused else 0.0
 
 
 def _without_degree_adverbs(text: str) -> str:
@@ -107,32 +91,47 @@ def _without_degree_adverbs(text: str) -> str:
 
 
 def score_chinese(text: str) -> float:
+    """Lexicon words left to right (`_zh_tokens`' words); a clause, ended by a break, holds a
+    pending negator, a concession and the last quality word.
+
+    Runs for every clause of every passage, so the clause's state lives in locals, and breaks
+    are not tokens: only whether one lies between two words matters (a break resets the clause,
+    and a second break before the next word finds nothing left to reset)."""
     text = _without_degree_adverbs(text)
-    total, clause = 0.0, _Clause()
-    for start, end, kind, weight in _zh_tokens(text):
-        if kind == "break":
-            total += clause.close()
-        elif kind == "negator":
-            total += clause.close() if clause.negator and not clause.negator_used else 0.0
-            clause.negator, clause.negator_used = text[start:end], False
-            clause.reach_end = end + _NEGATION_REACH_ZH
+    total = 0.0
+    negator: str | None = None  # the pending negator, and whether a word used it
+    negator_used, reach_end, conceded = False, -1, False
+    last_quality: tuple[int, float] | None = None
+    previous_end = 0
+    for index, start, end in _ZH_MATCHER.find_matches_as_indexes(text):
+        kind, weight = _ZH_WORD_VALUES[index]
+        broken = start > previous_end and _ZH_BREAK.search(text, previous_end, start) is not None
+        previous_end = end
+        if broken or (kind == "negator" and negator and not negator_used):
+            # The clause ends: 续航不够。 (a negator that negated nothing) is a criticism.
+            if negator in lexicon.ZH_SELF_NEGATIVE_NEGATORS and not negator_used:
+                total += -1.0
+            negator, negator_used, reach_end, conceded, last_quality = None, False, -1, False, None
+        if kind == "negator":
+            negator, negator_used, reach_end = text[start:end], False, end + _NEGATION_REACH_ZH
         elif kind == "concession":
-            clause.conceded = True
+            conceded = True
         elif kind == "word":
-            word = text[start:end]
-            if word in lexicon.ZH_QUALITY_VERDICTS and clause.last_quality:
-                quality_end, quality_weight = clause.last_quality
+            if last_quality and text[start:end] in lexicon.ZH_QUALITY_VERDICTS:
+                quality_end, quality_weight = last_quality
                 if start - quality_end <= _VERDICT_GAP:
                     total -= quality_weight
-            if clause.negator and start <= clause.reach_end:
+            if negator and start <= reach_end:
                 weight = _negated(weight)
-                clause.negator_used, clause.reach_end = True, end + _NEGATION_REACH_ZH
+                negator_used, reach_end = True, end + _NEGATION_REACH_ZH
             else:
-                clause.negator = None
-            weight *= 0.5 if clause.conceded else 1.0
+                negator = None
+            weight *= 0.5 if conceded else 1.0
             total += weight
-            clause.last_quality = (end, weight) if weight > 0 else None
-    return total + clause.close()
+            last_quality = (end, weight) if weight > 0 else None
+    if negator in lexicon.ZH_SELF_NEGATIVE_NEGATORS and not negator_used:
+        total += -1.0
+    return total
 
 
 def score_english(text: str) -> float:
