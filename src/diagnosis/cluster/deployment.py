@@ -31,7 +31,12 @@ class Cluster:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.prefix = settings.redis_prefix
-        self.redis = aioredis.Redis.from_url(settings.redis_url)
+        # Keepalive and a health check: a silently dead link (no TCP reset) would otherwise
+        # leave the pub/sub listeners waiting forever.
+        self.redis = aioredis.Redis.from_url(
+            settings.redis_url, health_check_interval=15, socket_keepalive=True,
+            socket_connect_timeout=5,
+        )
         self.queue = make_queue(self.redis, prefix=self.prefix)
         self.stops = StopRequests(self.redis, prefix=self.prefix)
         self.broker = RedisBroker(redis=self.redis, prefix=self.prefix)

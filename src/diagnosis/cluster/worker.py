@@ -42,7 +42,7 @@ class _QuietHandBack(logging.Filter):
 class _SaqWorker(Worker):  # type: ignore[misc]
     # Signals are ours (ExecutionWorker.run): SIGTERM must stop the executions gracefully
     # before SAQ cancels what is still running.
-    SIGNALS: list[int] = []
+    SIGNALS: list[signal.Signals] = []  # noqa: RUF012  (SAQ reads the class attribute)
 
 
 class ExecutionWorker:
@@ -66,7 +66,8 @@ class ExecutionWorker:
             concurrency=concurrency,
             timers={"sweep": sweep_s, "abort": 1, "schedule": 1, "worker_info": 10},
             shutdown_grace_period_s=0,
-            cancellation_hard_deadline_s=engine.settings.shutdown_timeout_s * 0.2,
+            # How long SAQ waits for a cancelled job to flush before it re-queues it anyway.
+            cancellation_hard_deadline_s=engine.settings.shutdown_timeout_s * 0.6,
         )
         logging.getLogger("saq").addFilter(_QuietHandBack())
 
@@ -74,10 +75,11 @@ class ExecutionWorker:
         """SIGTERM / SIGINT: begin the graceful stop (idempotent)."""
         self._stopping.set()
 
-    async def run(self) -> None:
+    async def run(self, *, handle_signals: bool = True) -> None:
         """Until SIGTERM/SIGINT (or request_stop): take jobs, then stop gracefully."""
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        for signum in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request_stop)
         self._stops.listen(self._on_stop)
@@ -92,23 +94,19 @@ class ExecutionWorker:
             if not saq.done():
                 saq.cancel()
             await asyncio.gather(saq, stopping, return_exceptions=True)
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in signals:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
 
     async def _shutdown(self) -> None:
-        budget = self.engine.settings.shutdown_timeout_s
         self._closing = True
-        runner = self.engine.runner
-        running = list(getattr(runner, "running_ids", list)())
-        log.info("worker stopping: handing back executions=%d", len(running))
-        for execution_id in running:
-            runner.stop(execution_id, StopReason.shutdown)
-        if self._jobs:
-            await asyncio.wait(set(self._jobs), timeout=budget * 0.6)
+        log.info("worker stopping: handing back executions=%d", len(self._jobs))
         await self._reconciler.aclose()
+        # SAQ cancels its dequeue loops and each running job function at once; a job function
+        # stops its execution gracefully (calls cancelled, flushed, resumable) and SAQ puts the
+        # job back in the queue. No loop is left to take it again in between.
+        await self._saq.stop()
         await self._stops.aclose()
-        await self._saq.stop()  # cancels SAQ's dequeue loops and upkeep; retries what is left
 
     def _on_stop(self, execution_id: str, reason: StopReason) -> None:
         if self.engine.runner.stop(execution_id, reason) and self.engine.runner.is_running(
@@ -132,7 +130,15 @@ class ExecutionWorker:
             runner.stop(execution_id, reason)
         beat = asyncio.create_task(self._heartbeat(job, execution_id), name=f"beat-{execution_id}")
         try:
-            status = await runner.wait(execution_id)
+            try:
+                status = await runner.wait(execution_id)
+            except asyncio.CancelledError:
+                # SAQ stops (SIGTERM) or aborts the job: stop the calls and flush, leaving the
+                # execution resumable; SAQ re-queues the job once this returns.
+                runner.stop(execution_id, StopReason.shutdown)
+                with contextlib.suppress(Exception):
+                    await runner.wait(execution_id)
+                raise
         finally:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)

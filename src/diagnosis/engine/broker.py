@@ -1,8 +1,9 @@
 """The event broker (SPEC 5, 11): flushed snapshots fanned out to SSE subscribers.
 
 publish/subscribe is the whole interface (`Broker`), so the cluster's Redis pub/sub broker
-(diagnosis.cluster.events) can replace this in-process one. A slow subscriber gets its unread batches merged (newest progress, every task
-summary) rather than an unbounded queue; the final event is never dropped.
+(diagnosis.cluster.events) can replace this in-process one. A slow subscriber gets its unread
+batches merged (newest progress, every task summary) rather than an unbounded queue; the final
+event is never dropped.
 """
 
 import asyncio

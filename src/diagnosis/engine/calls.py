@@ -122,11 +122,11 @@ class PlatformRuntime:
 
     async def _attempt(self, request: ChatRequest, key: str) -> Completion:
         """One HTTP attempt under the global and platform limits, counted by the breaker."""
-        # The platform slot first: a task queued for a busy platform must not hold a global
-        # slot that another platform could use.
+        # The platform's slots first (this process's, then the cluster's lease): a task queued
+        # for a busy platform must not hold a global slot that another platform could use.
         await self._slots.acquire(key)
         try:
-            async with self._global, self.gate.slot():
+            async with self.gate.slot(), self._global:
                 return await self._attempt_in_slot(request)
         finally:
             self._slots.release()

@@ -22,7 +22,7 @@ from typing import Any
 
 from diagnosis.constants import ErrorKind, ResultStatus
 from diagnosis.engine import metrics
-from diagnosis.engine.broker import Batch, EventBroker
+from diagnosis.engine.broker import Batch, Broker
 from diagnosis.engine.cache import LiveExecution, LiveMirror, NoMirror
 from diagnosis.persistence.faults import WriteHealth, is_transient, reason
 from diagnosis.persistence.records import ProgressSnapshot, ResultWrite
@@ -58,7 +58,7 @@ class ProgressReporter:
         live: LiveExecution,
         *,
         repository: Any,
-        broker: EventBroker,
+        broker: Broker,
         flush_interval_s: float,
         progress_view: ProgressView,
         task_summary: TaskSummary,

@@ -20,8 +20,8 @@ from diagnosis.engine.broker import Broker, EventBroker
 from diagnosis.engine.cache import ExecutionCache, LiveMirror, MirroredLive, NoMirror
 from diagnosis.engine.errors import Conflict, NotFound, TooManyTasks, Unavailable, UnknownPlatforms
 from diagnosis.engine.executor import StopReason, brand_specs, retry_analysis
-from diagnosis.engine.planning import DEFAULT_QUESTIONS, canonical_questions, plan_tasks
 from diagnosis.engine.gates import GateFactory, open_gates
+from diagnosis.engine.planning import DEFAULT_QUESTIONS, canonical_questions, plan_tasks
 from diagnosis.engine.reports import render
 from diagnosis.engine.runner import InProcessRunner, Runner
 from diagnosis.engine.runtimes import PlatformRuntimes
