@@ -6,8 +6,8 @@ gate is open. The cluster's gates (diagnosis.cluster.limits) hold a Redis lease 
 take an rpm token from a shared window. A gate never decides anything about the breaker.
 """
 
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 
