@@ -42,6 +42,11 @@ _NEGATION_REACH_EN = 4  # tokens (doesn't have a clear advantage)
 _VERDICT_GAP = 2  # 舒适性一般: at most this many characters between a quality and its verdict
 _EN_CLAUSES = re.compile(r"[,.;:!?\n()\"“”。，；：！？]+")
 _EN_TOKEN = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
+# What a token must be for a phrase to start with it ("best" or "best-in" for best-in-class):
+# the phrase lookups run for these tokens only.
+_EN_PHRASE_HEADS = frozenset(
+    phrase[:i] for phrase in lexicon.EN_PHRASES for i, char in enumerate(phrase) if char == "-"
+)
 
 
 def _negated(weight: float) -> float:
@@ -142,7 +147,7 @@ def score_english(text: str) -> float:
         i = 0
         while i < len(tokens):
             size, weight, kind = 1, 0.0, "other"
-            for span in (4, 3, 2):
+            for span in (4, 3, 2) if tokens[i] in _EN_PHRASE_HEADS else ():
                 phrase = "-".join(tokens[i : i + span])
                 if i + span <= len(tokens) and phrase in lexicon.EN_PHRASES:
                     size, weight, kind = span, float(lexicon.EN_PHRASES[phrase]), "word"

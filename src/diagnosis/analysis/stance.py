@@ -63,6 +63,7 @@ _EN_NEGATOR = re.compile(
     r"\b(?:not|never|no|hardly|n't|cannot|can't|won't|wouldn't)\s+(?:\w+\s+)?$"
 )
 _BEST_BEFORE = re.compile(r"\bbest\s+(?:\S+\s+)?$")
+_HAS_LATIN = re.compile("[a-z]")
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[。!?\n])|(?<=\.)(?=\s)")
 _CLAUSE_SPLIT = re.compile(r"[,;:，；：、]+|\s[-–—]\s")
@@ -102,6 +103,8 @@ def _zh_cues(text: str) -> set[CueKind]:
 
 def _en_cues(text: str) -> set[CueKind]:
     kinds: set[CueKind] = set()
+    if not _HAS_LATIN.search(text):  # every cue spells a word: most Chinese passages have none
+        return kinds
     for found in _EN_CUE.finditer(text.replace("’", "'")):
         kind: CueKind = next(k for k in _PRIORITY if found.group(k) is not None)
         before = text[max(0, found.start() - 30) : found.start()]
