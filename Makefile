@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-fast test-browser install lint bench fuzz browser-deps clean
+.PHONY: run test test-fast test-browser install lint bench fuzz browser-deps clean cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/diagnosis serve --host $(HOST) --port $(PORT)
+
+# The scaled-out deployment as local processes (README "Scaling out"): 2 API instances on
+# API_PORTS (default "8001 8002") and 2 workers, on the local PostgreSQL and Redis.
+cluster: install
+	bash scripts/cluster.sh
 
 # Debian's Chromium for the dashboard's browser tests (browser downloads are impossible here),
 # and a CJK font so that screenshots show Chinese rather than boxes.
