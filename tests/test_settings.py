@@ -33,3 +33,10 @@ def test_an_invalid_value_fails_at_start_naming_the_setting(monkeypatch, tmp_pat
     monkeypatch.setenv("DIAGNOSIS_FLUSH_INTERVAL_S", "-1")
     with pytest.raises(ValidationError, match="flush_interval_s"):
         Settings()
+
+
+def test_the_queue_runner_refuses_to_start_without_redis_or_a_shared_secret() -> None:
+    with pytest.raises(ValueError, match="DIAGNOSIS_REDIS_URL and DIAGNOSIS_STREAM_TOKEN_SECRET"):
+        Settings(runner="queue")
+    with pytest.raises(ValueError, match="DIAGNOSIS_STREAM_TOKEN_SECRET"):
+        Settings(runner="queue", redis_url="redis://127.0.0.1:6379/0")

@@ -57,6 +57,32 @@ async def test_api_only_enqueues_and_a_worker_runs_it(
         assert view.cache_sync_status == "cache_miss" and view.status is ExecutionStatus.completed
 
 
+async def test_the_status_route_compares_the_db_with_the_workers_live_cache(
+    make_node: NodeFactory, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default(None, ok(latency_s=0.2))
+    platform = fake_platform("fake", fake_openai.base_url, max_concurrency=2)
+    async with make_node("api", [platform]) as api, make_node("worker", [platform]):
+        record = await api.engine.create(request(["fake"], questions=QUESTIONS))
+        eid = str(record.execution_id)
+        await _wait_durable(api, eid, at_least=2)
+        # while a worker runs it, the API instance sees the worker's live cache (SPEC 5, 11)
+        view = await api.engine.status(eid)
+        assert view.status is ExecutionStatus.running
+        assert view.cache_sync_status == "synced" and view.cache_progress is not None
+        assert view.cache_progress >= view.progress
+        mirrored = await api.engine.mirror.lookup(eid)
+        assert mirrored is not None and mirrored.seq >= view.seq
+        assert await wait_status(api.engine, eid, ExecutionStatus.completed)
+        # once it ended, the worker drops its copy: a cache miss, as in one process
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while (view := await api.engine.status(eid)).cache_sync_status != "cache_miss":
+            assert view.cache_sync_status == "synced"  # never out_of_sync on the way
+            assert loop.time() < deadline, "the live copy outlived its execution"
+            await asyncio.sleep(0.02)
+
+
 async def test_job_key_is_the_execution_id_so_enqueue_is_idempotent(
     make_node: NodeFactory,
 ) -> None:
