@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diagnosis.analysis import lexicon, sentiment
+from diagnosis.analysis import text as layout_text
 from diagnosis.analysis.text import _FULL_WIDTH, normalize
 
 TRICKY = [
@@ -86,11 +87,25 @@ _ZH_PIECES = st.one_of(
     st.sampled_from(sorted(sentiment._ZH_TABLE)),
     st.sampled_from(sorted(lexicon.ZH_SELF_NEGATIVE_NEGATORS | lexicon.ZH_QUALITY_VERDICTS)),
     st.sampled_from(lexicon.ZH_DEGREE_ADVERBS),
+    st.sampled_from(lexicon.ZH_CONTRASTS + lexicon.ZH_CONCESSIONS),
+    st.sampled_from(sorted(lexicon.ZH_NEGATORS)),
     st.sampled_from(["，", "。", " ", "ab", "x1", "!!", "续航", "空间", "它", "\n"]),
 )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(_ZH_PIECES, max_size=14).map("".join))
 def test_chinese_score_skips_break_tokens_without_changing_the_score(text: str) -> None:
     assert sentiment.score_chinese(text) == _reference_score_chinese(text)
+
+
+def test_a_line_whose_first_character_starts_no_marker_is_never_an_item() -> None:
+    # given every character of the BMP in front of what would complete each marker form
+    # when a marker pattern matches there, then classify's shortcut lets that character through
+    for code in range(0x10000):
+        char = chr(code)
+        if char in layout_text._MARKER_STARTS or char.isdigit():
+            continue
+        for _, pattern in layout_text._MARKERS:
+            for rest in ("、x", ". x", ") x", " x", "1) x", "二、x"):
+                assert pattern.match(char + rest) is None, (hex(code), pattern.pattern)

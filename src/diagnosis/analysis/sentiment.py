@@ -99,9 +99,10 @@ def score_chinese(text: str) -> float:
     """Lexicon words left to right (`_zh_tokens`' words); a clause, ended by a break, holds a
     pending negator, a concession and the last quality word.
 
-    Runs for every clause of every passage, so the clause's state lives in locals, and breaks
-    are not tokens: only whether one lies between two words matters (a break resets the clause,
-    and a second break before the next word finds nothing left to reset)."""
+    Runs for every clause of every passage, so the clause's state lives in locals, and the breaks
+    between words are not tokens: only whether one lies between two words matters (a break
+    resets the clause, and a second break before the next word finds nothing left to reset);
+    contrast words (而) are words of kind "break"."""
     text = _without_degree_adverbs(text)
     total = 0.0
     negator: str | None = None  # the pending negator, and whether a word used it
@@ -112,7 +113,7 @@ def score_chinese(text: str) -> float:
         kind, weight = _ZH_WORD_VALUES[index]
         broken = start > previous_end and _ZH_BREAK.search(text, previous_end, start) is not None
         previous_end = end
-        if broken or (kind == "negator" and negator and not negator_used):
+        if broken or kind == "break" or (kind == "negator" and negator and not negator_used):
             # The clause ends: 续航不够。 (a negator that negated nothing) is a criticism.
             if negator in lexicon.ZH_SELF_NEGATIVE_NEGATORS and not negator_used:
                 total += -1.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 LineKind = Literal["item", "heading", "table", "rule", "text"]
 
@@ -25,6 +25,8 @@ _MARKERS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (5, re.compile(r"(?:[-*+]\s+|[•·●▪◦]\s*)")),
 )
 BULLET_LEVEL = 5
+# The characters a marker can start with (besides digits, \d): a line starting otherwise is text.
+_MARKER_STARTS = frozenset("一二三四五六七八九十(-*+•·●▪◦")
 _HEADER = re.compile(r"(#{1,6})\s+")
 _RULE = re.compile(r"([-*_])(?:\s*\1){2,}\s*")
 _TABLE_SEPARATOR = re.compile(r"\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?")
@@ -70,8 +72,7 @@ def _cjk_number(token: str) -> int:
     return _CJK_DIGITS.get(token, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):  # a tuple, not a frozen dataclass: built for every line of every answer
     """One classified line: its span, indentation and, for an item, its list level."""
 
     start: int
@@ -96,7 +97,7 @@ def classify(text: str, start: int, end: int) -> Line:
         return Line(start, end, "table", indent)
     if body.count("|") >= 2:
         return Line(start, end, "table", indent)
-    header = _HEADER.match(body)
+    header = _HEADER.match(body) if body[0] == "#" else None
     if header:
         rest = _EMPHASIS.sub("", body[header.end() :], count=1).lstrip()
         for _, pattern in _MARKERS[:4]:
@@ -105,9 +106,12 @@ def classify(text: str, start: int, end: int) -> Line:
                 hashes = len(header.group(1))
                 return Line(start, end, "item", 0, (0, hashes), _cjk_number(found.group(1)))
         return Line(start, end, "heading", indent, hashes=len(header.group(1)))
-    if _RULE.fullmatch(body):
+    if body[0] in "-*_" and _RULE.fullmatch(body):
         return Line(start, end, "rule")
     content = body[2:] if body.startswith(("**", "__")) else body
+    first = content[:1]
+    if not (first in _MARKER_STARTS or first.isdigit()):  # most lines: no marker can match
+        return Line(start, end, "text", indent)
     for marker_level, pattern in _MARKERS:
         found = pattern.match(content)
         if found and found.end() < len(content):
