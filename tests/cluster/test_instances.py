@@ -3,6 +3,7 @@ its own Redis client: any instance accepts the stream tokens another issued, sha
 rate, and streams an execution that a worker runs; only one leads the monitors' scheduler."""
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -34,10 +35,13 @@ def two_instances(cluster_settings: Callable[..., Settings], tmp_path: Any) -> C
         platforms = tmp_path / "platforms.toml"
         platforms.write_text(platforms_toml)
         settings = cluster_settings(platforms_file=platforms, **overrides)
+        apps.clear()
         with ExitStack() as stack:
-            urls = [stack.enter_context(serve_in_thread(create_app(settings)))
-                    for _ in range(2)]
-            yield urls
+            apps.extend(create_app(settings) for _ in range(2))
+            yield [stack.enter_context(serve_in_thread(app)) for app in apps]
+
+    apps: list[Any] = []
+    factory.apps = apps  # type: ignore[attr-defined]
 
     return factory
 
@@ -133,6 +137,22 @@ async def test_one_instance_leads_the_monitors_and_another_takes_over_when_it_go
         await second.aclose()
         for c in clients:
             await c.aclose()
+
+
+def test_exactly_one_instance_runs_the_monitors_scheduler(
+    two_instances: Callable[..., Any],
+) -> None:
+    with two_instances():
+        apps = two_instances.apps  # type: ignore[attr-defined]
+
+        def scheduling() -> list[bool]:
+            return [app.state.monitors.scheduler._task is not None for app in apps]
+
+        deadline = time.monotonic() + 10
+        while sorted(scheduling()) != [False, True]:
+            assert time.monotonic() < deadline, scheduling()
+            time.sleep(0.02)
+        assert sorted(scheduling()) == [False, True]
 
 
 async def _until(condition: Callable[[], bool], bound_s: float = 10.0) -> None:
