@@ -6,12 +6,13 @@ the definition it replaces, on inputs chosen to break it; no timings here.
 """
 
 import random
+import re
 import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diagnosis.analysis import lexicon, sentiment
+from diagnosis.analysis import lexicon, passages, sentiment, stance
 from diagnosis.analysis import text as layout_text
 from diagnosis.analysis.text import _FULL_WIDTH, normalize
 
@@ -109,3 +110,38 @@ def test_a_line_whose_first_character_starts_no_marker_is_never_an_item() -> Non
         for _, pattern in layout_text._MARKERS:
             for rest in ("、x", ". x", ") x", " x", "1) x", "二、x"):
                 assert pattern.match(char + rest) is None, (hex(code), pattern.pattern)
+
+
+# The splitting patterns as first written; their rewrites open with literals or a character
+# class (text.latin_words) and must find the same spans, also inside a [pos, endpos) window.
+_FIRST_WRITTEN = [
+    (passages._SENTENCE_END, r"[。!?\n]+|\.(?=\s|$|[\u4e00-\u9fff])"),
+    (passages._CLAUSE_PUNCTUATION, r"[,;。!?\n]+|\.(?=\s|$)"),
+    (
+        passages._CLAUSE_WORD,
+        r"但是|但|然而|不过|可是|反而|(?<![从因反进然])而(?![且言是])"
+        r"|\b(?:but|while|whereas|however|although|though)\b",
+    ),
+    (
+        stance._CONTRAST_INSIDE,
+        r"(?:但是|但|不过|然而|可是|可惜|反而)|\b(?:but|however|yet|though|although|whereas)\b",
+    ),
+]
+_SPLIT_PIECES = st.one_of(
+    st.sampled_from(list("。!?\n.,; a1_é蔚从因反进然且言是而但不过可惜")),
+    st.sampled_from(["but", "while", "whereas", "however", "although", "though", "yet", "ut"]),
+    st.sampled_from(["但是", "然而", "不过", "可是", "反而", "而且", "xbut", "but1", "a.b", ". "]),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_SPLIT_PIECES, max_size=16).map("".join), st.integers(0, 40), st.integers(0, 60))
+def test_rewritten_splitting_patterns_find_what_the_first_written_ones_found(
+    text: str, pos: int, endpos: int
+) -> None:
+    for pattern, first_written in _FIRST_WRITTEN:
+        expected = re.compile(first_written)
+        for args in ((), (pos, endpos)):
+            assert [m.span() for m in pattern.finditer(text, *args)] == [
+                m.span() for m in expected.finditer(text, *args)
+            ], (first_written, text, args)

@@ -16,23 +16,30 @@ from itertools import pairwise
 from diagnosis.analysis import lexicon
 from diagnosis.analysis.mentions import Mention
 from diagnosis.analysis.rank import ItemLocator
-from diagnosis.analysis.text import Layout
+from diagnosis.analysis.text import Layout, latin_words
 
 Span = tuple[int, int]
 
-_SENTENCE_END = re.compile(r"[。!?\n]+|\.(?=\s|$|[\u4e00-\u9fff])")
+# The splitting patterns open with a character class or literals so that the regex engine
+# skips ahead to where a match can start (see text.latin_words): a run of the punctuation, or a
+# "." followed by what ends a sentence, is `[。!?\n]+|\.(?=\s|$|[\u4e00-\u9fff])` spelt as
+# one character of either, then the rest of its branch.
+_SENTENCE_END = re.compile(r"[。!?\n.](?:(?<=\.)(?=\s|$|[\u4e00-\u9fff])|(?<!\.)[。!?\n]*)")
 # Punctuation ends a clause and is dropped; a contrast word starts the next clause and stays in
-# it, so the judge still sees "A, but B".
-_CLAUSE_PUNCTUATION = re.compile(r"[,;。!?\n]+|\.(?=\s|$)")
+# it, so the judge still sees "A, but B". (`[,;。!?\n]+|\.(?=\s|$)`, spelt as above.)
+_CLAUSE_PUNCTUATION = re.compile(r"[,;。!?\n.](?:(?<=\.)(?=\s|$)|(?<!\.)[,;。!?\n]*)")
 _CLAUSE_WORD = re.compile(
-    r"但是|但|然而|不过|可是|反而|(?<![从因反进然])而(?![且言是])"
-    r"|\b(?:but|while|whereas|however|although|though)\b"
+    r"但是|但|然而|不过|可是|反而|而(?<![从因反进然]而)(?![且言是])|"
+    + latin_words("but", "while", "whereas", "however", "although", "though")
 )
 _OBJECT_BEFORE = re.compile(
     r"(?:比|相比|相比于|相较于|对比|较之|不如|比不上|比得上|不及|超过|超越|(?<![对关由])于"
     r"|\bthan|\bcompared (?:to|with)|\bunlike|\bversus|\bvs\.?|\bbeating"
     r"|\b(?:half|twice|double|triple|a third) (?:of )?what)\s*(?:(?:the|a|an)\s+)?$"
 )
+# Every comparison word above starts with one of these: a window without any (most Chinese
+# ones) needs no search of the long alternation.
+_OBJECT_HINT = re.compile("[比相对较不超于tcuvbhda]")
 _OBJECT_WINDOW = 24  # characters before a mention that can hold its comparison word
 _COMPARE_SPAN = re.compile(
     r"(?:与|和|跟|同)(?P<objects>[^,;。!?\n]{1,40}?)"
@@ -75,15 +82,17 @@ def _clauses(start: int, end: int, text: str) -> list[Span]:
 def _objects(text: str, clause: Span, inside: Sequence[Mention]) -> set[Mention]:
     """Brands named only as the yardstick of a comparison (比理想更省心, 与蔚来、理想相比,
     than Tesla): the clause is not about them."""
+    objects: set[Mention] = set()
+    if not inside:
+        return objects
     compared = [
         found.span("objects") for found in _COMPARE_SPAN.finditer(text, clause[0], clause[1])
     ]
-    objects: set[Mention] = set()
     previous: Mention | None = None
     for mention in inside:  # in text order
         before = text[max(clause[0], mention.start - _OBJECT_WINDOW) : mention.start]
         if (
-            _OBJECT_BEFORE.search(before)
+            (_OBJECT_HINT.search(before) and _OBJECT_BEFORE.search(before))
             or any(start <= mention.start and mention.end <= end for start, end in compared)
             or (
                 previous in objects

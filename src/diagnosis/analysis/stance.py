@@ -18,6 +18,7 @@ from typing import Literal
 import ahocorasick_rs
 
 from diagnosis.analysis.sentiment import Sentiment, score_passage
+from diagnosis.analysis.text import latin_words
 
 Stance = Literal["recommended", "alternative", "warned_against", "mentioned"]
 STANCES: tuple[Stance, ...] = ("recommended", "alternative", "warned_against", "mentioned")
@@ -70,8 +71,9 @@ _CLAUSE_SPLIT = re.compile(r"[,;:，；：、]+|\s[-–—]\s")
 _CONTRAST_START = re.compile(
     r"\s*(?:但是|但|不过|然而|可是|可惜|反而|只是|\b(?:but|however|yet|though|although|while|whereas)\b)"
 )
-_CONTRAST_INSIDE = re.compile(
-    r"(?:但是|但|不过|然而|可是|可惜|反而)|\b(?:but|however|yet|though|although|whereas)\b"
+_CONTRAST_INSIDE = re.compile(  # literals first: see text.latin_words
+    "但是|但|不过|然而|可是|可惜|反而|"
+    + latin_words("but", "however", "yet", "though", "although", "whereas")
 )
 _CONCESSION_START = re.compile(r"\s*(?:虽然|尽管|虽说|虽|\b(?:although|though|while|despite)\b)")
 _MILD = re.compile(r"略|稍|有点|有些|\b(?:slightly|a bit|a little|somewhat|relatively|a touch)\b")

@@ -51,6 +51,14 @@ _FULL_WIDTH = tuple(
 )
 
 
+def latin_words(*words: str) -> str:
+    """A regex alternation of whole Latin words (`\\bbut\\b|...`), each spelt to open with its
+    first letter, `b(?<!\\wb)ut\\b`: a leading `\\b` hides from the engine which characters a
+    match can start with, and it then tries every alternative at every position (~5x slower on
+    a Chinese answer). The lookbehind after the letter is the same boundary."""
+    return "|".join(f"{word[0]}(?<!\\w{word[0]}){word[1:]}\\b" for word in words)
+
+
 def normalize(text: str) -> str:
     """NFKC then casefold: ＮＩＯ is nio, （1） is (1), full-width commas are ASCII commas."""
     for char, ascii_char in _FULL_WIDTH:
