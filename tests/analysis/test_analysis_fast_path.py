@@ -94,22 +94,24 @@ _ZH_PIECES = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(st.lists(_ZH_PIECES, max_size=14).map("".join))
 def test_chinese_score_skips_break_tokens_without_changing_the_score(text: str) -> None:
     assert sentiment.score_chinese(text) == _reference_score_chinese(text)
 
 
-def test_a_line_whose_first_character_starts_no_marker_is_never_an_item() -> None:
+def test_a_line_tries_every_marker_form_its_first_character_can_open() -> None:
     # given every character of the BMP in front of what would complete each marker form
-    # when a marker pattern matches there, then classify's shortcut lets that character through
+    # when a marker pattern matches there, then classify tries that form for such a line
     for code in range(0x10000):
         char = chr(code)
-        if char in layout_text._MARKER_STARTS or char.isdigit():
-            continue
-        for _, pattern in layout_text._MARKERS:
+        tried = layout_text.marker_forms(char)
+        assert [form for form in layout_text._MARKERS if form in tried] == list(tried)
+        for form in layout_text._MARKERS:
+            if form in tried:
+                continue
             for rest in ("、x", ". x", ") x", " x", "1) x", "二、x"):
-                assert pattern.match(char + rest) is None, (hex(code), pattern.pattern)
+                assert form[1].match(char + rest) is None, (hex(code), form[1].pattern)
 
 
 # The splitting patterns as first written; their rewrites open with literals or a character
@@ -134,7 +136,7 @@ _SPLIT_PIECES = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(st.lists(_SPLIT_PIECES, max_size=16).map("".join), st.integers(0, 40), st.integers(0, 60))
 def test_rewritten_splitting_patterns_find_what_the_first_written_ones_found(
     text: str, pos: int, endpos: int
@@ -145,3 +147,22 @@ def test_rewritten_splitting_patterns_find_what_the_first_written_ones_found(
             assert [m.span() for m in pattern.finditer(text, *args)] == [
                 m.span() for m in expected.finditer(text, *args)
             ], (first_written, text, args)
+
+
+_CUE_PIECES = st.one_of(
+    st.sampled_from(
+        ["avoid", "recommend", "recommended", "best pick", "go with", "consider", "an option",
+         "otherwise", "only if", "worth it only", "can't recommend", "would not recommend",
+         "the phone to get", "i'd pick", "hard to recommend", "safest choice", "pass on"]
+    ),
+    st.sampled_from(list(" ,.'’-_1a蔚来很好xé")),
+    st.sampled_from(["not ", "the ", "x", "3", "推荐", "it "]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_CUE_PIECES, max_size=14).map("".join))
+def test_english_cues_tried_at_letter_runs_are_what_the_full_scan_finds(text: str) -> None:
+    assert stance._CUES_OPEN_WITH_LETTER  # else the shortcut is off and this proves nothing
+    found = [(m.span(), m.groupdict()) for m in stance._en_cue_matches(text)]
+    assert found == [(m.span(), m.groupdict()) for m in stance._EN_CUE.finditer(text)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -64,7 +64,13 @@ _EN_NEGATOR = re.compile(
     r"\b(?:not|never|no|hardly|n't|cannot|can't|won't|wouldn't)\s+(?:\w+\s+)?$"
 )
 _BEST_BEFORE = re.compile(r"\bbest\s+(?:\S+\s+)?$")
-_HAS_LATIN = re.compile("[a-z]")
+_LATIN_RUN = re.compile("[a-z]+")
+# Whether every English cue opens with a lowercase letter ("avoid", "(?:hard|difficult) to
+# recommend"), so that a match can only start where a run of letters does (_en_cue_matches).
+_OPENS_WITH_LETTER = re.compile(r"[a-z]|\(\?:[a-z][^()|]*(?:\|[a-z][^()|]*)*\)(?![?*{])")
+_CUES_OPEN_WITH_LETTER = all(
+    _OPENS_WITH_LETTER.match(cue) for kind in _PRIORITY for cue in _CUES["en"][kind]
+)
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[。!?\n])|(?<=\.)(?=\s)")
 _CLAUSE_SPLIT = re.compile(r"[,;:，；：、]+|\s[-–—]\s")
@@ -103,11 +109,25 @@ def _zh_cues(text: str) -> set[CueKind]:
     return kinds
 
 
+def _en_cue_matches(text: str) -> Iterator[re.Match[str]]:
+    """What `_EN_CUE.finditer(text)` finds, trying the cue only where a run of letters starts:
+    its leading `\\b` hides from the engine that a match opens with a letter, and it would try
+    the whole alternation at every character of a Chinese passage."""
+    if not _CUES_OPEN_WITH_LETTER:
+        yield from _EN_CUE.finditer(text)
+        return
+    end = 0  # a match ends on a boundary, never inside a run: the next one starts after it
+    for run in _LATIN_RUN.finditer(text):
+        if run.start() >= end:
+            found = _EN_CUE.match(text, run.start())
+            if found:
+                end = found.end()
+                yield found
+
+
 def _en_cues(text: str) -> set[CueKind]:
     kinds: set[CueKind] = set()
-    if not _HAS_LATIN.search(text):  # every cue spells a word: most Chinese passages have none
-        return kinds
-    for found in _EN_CUE.finditer(text.replace("’", "'")):
+    for found in _en_cue_matches(text.replace("’", "'")):
         kind: CueKind = next(k for k in _PRIORITY if found.group(k) is not None)
         before = text[max(0, found.start() - 30) : found.start()]
         if kind == "recommend" and _EN_NEGATOR.search(before):

@@ -25,8 +25,21 @@ _MARKERS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (5, re.compile(r"(?:[-*+]\s+|[•·●▪◦]\s*)")),
 )
 BULLET_LEVEL = 5
-# The characters a marker can start with (besides digits, \d): a line starting otherwise is text.
-_MARKER_STARTS = frozenset("一二三四五六七八九十(-*+•·●▪◦")
+# The marker forms a line's first character can open (digits: \d, the third form only); a line
+# opening with another character is text, and a bullet line tries one form, not five.
+_MARKERS_BY_START: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
+    **{char: (_MARKERS[0],) for char in "一二三四五六七八九十"},
+    "(": (_MARKERS[1], _MARKERS[3]),
+    **{char: (_MARKERS[4],) for char in "-*+•·●▪◦"},
+}
+
+
+def marker_forms(first: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
+    """The (level, pattern) marker forms a line opening with `first` can match, in order."""
+    forms = _MARKERS_BY_START.get(first)
+    if forms is None:
+        return (_MARKERS[2],) if first.isdigit() else ()
+    return forms
 _HEADER = re.compile(r"(#{1,6})\s+")
 _RULE = re.compile(r"([-*_])(?:\s*\1){2,}\s*")
 _TABLE_SEPARATOR = re.compile(r"\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?")
@@ -117,10 +130,7 @@ def classify(text: str, start: int, end: int) -> Line:
     if body[0] in "-*_" and _RULE.fullmatch(body):
         return Line(start, end, "rule")
     content = body[2:] if body.startswith(("**", "__")) else body
-    first = content[:1]
-    if not (first in _MARKER_STARTS or first.isdigit()):  # most lines: no marker can match
-        return Line(start, end, "text", indent)
-    for marker_level, pattern in _MARKERS:
+    for marker_level, pattern in marker_forms(content[:1]):  # none for most lines
         found = pattern.match(content)
         if found and found.end() < len(content):
             number = _cjk_number(found.group(1)) if found.groups() else None
