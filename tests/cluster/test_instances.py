@@ -93,7 +93,7 @@ async def test_an_execution_started_on_one_instance_streams_on_the_other(
                 "questions": [f"问题{i}" for i in range(8)]})
             eid = created.json()["execution_id"]
             async with aconnect_sse(client, "GET", f"{b}/api/diagnoses/{eid}/events") as sse:
-                async with make_node("worker", [platform]):
+                async with make_node("worker", [platform]), asyncio.timeout(60):
                     events = [e async for e in sse.aiter_sse()]
     names = [e.event for e in events]
     assert names[0] == "progress" and names[-1] == "complete"

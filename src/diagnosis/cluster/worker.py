@@ -87,16 +87,23 @@ class ExecutionWorker:
         saq = asyncio.create_task(self._saq.start(), name="saq-worker")
         stopping = asyncio.create_task(self._stopping.wait())
         await asyncio.wait({saq, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        # SAQ's loop ending on its own is a failure (Redis refused it, say): the process must
+        # end with it, so that its supervisor starts another, rather than idle holding nothing.
+        crashed = saq.done() and not stopping.done()
         try:
             await self._shutdown()
         finally:
             stopping.cancel()
             if not saq.done():
                 saq.cancel()
-            await asyncio.gather(saq, stopping, return_exceptions=True)
+            results = await asyncio.gather(saq, stopping, return_exceptions=True)
             for signum in signals:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
+        if crashed:
+            error = results[0] if isinstance(results[0], BaseException) else None
+            log.error("the queue worker stopped on its own: %r", error)
+            raise RuntimeError("the queue worker stopped on its own") from error
 
     async def _shutdown(self) -> None:
         self._closing = True
