@@ -123,3 +123,38 @@ def test_killed_worker_and_killed_sse_instance_cost_nothing_durable(
         assert fake_openai.peak_concurrency("chaos") <= 4
         survivor = next(w for pid, w in workers.items() if pid != holder)
         assert survivor.proc.poll() is None
+
+
+@postgresql_only
+def test_sigterm_on_a_worker_hands_its_execution_to_the_other_at_once(
+    tmp_path: Path, make_database_url: MakeDatabaseUrl, redis_space: RedisSpace,
+    fake_openai: FakeOpenAI,
+) -> None:
+    fake_openai.default(None, ok(latency_s=0.3))
+    platforms = fake_platforms_toml(fake_openai.base_url, model="term", max_concurrency=4)
+    # A heartbeat far longer than the test: only the hand-back can move the job in time.
+    with cluster(tmp_path, database_url=make_database_url("term"), redis_url=redis_space.url,
+                 prefix=redis_space.prefix, platforms=platforms,
+                 DIAGNOSIS_WORKER_HEARTBEAT_S="300", DIAGNOSIS_WORKER_SWEEP_S="300") as group:
+        api = group.start_api()
+        workers = {w.pid: w for w in (group.start_worker(), group.start_worker())}
+        created = httpx.post(f"{api.base_url}/api/diagnoses", json={
+            "brand": "蔚来", "platforms": ["fake"], "questions": QUESTIONS[:24],
+        }, timeout=10)
+        execution_id = created.json()["execution_id"]
+        poll(lambda: status_of(api, execution_id)["completed"] >= 4,  # type: ignore[operator]
+             bound_s=60, what="4 durable results")
+        holder = poll(lambda: _job_holder(redis_space.url, redis_space.prefix, execution_id),
+                      bound_s=10, what="the job's holder")
+        # when the worker running it gets SIGTERM
+        workers[holder].proc.terminate()
+        assert workers[holder].proc.wait(timeout=20) == 0
+        # then the other worker takes it at once (no heartbeat to wait out) and completes it
+        poll(lambda: _job_holder(redis_space.url, redis_space.prefix, execution_id)
+             not in (None, holder), bound_s=15, what="the other worker taking it")
+        poll(lambda: status_of(api, execution_id)["status"] == "completed",
+             bound_s=60, what="completion")
+        rows = _results(api.base_url, execution_id)
+        assert len(rows) == 24 and all(r["status"] == "ok" for r in rows)
+        assert "handing back executions=1" in workers[holder].log_text()
+        assert len(fake_openai.calls_for("term")) <= 24 + 4
