@@ -1,6 +1,9 @@
-"""`python -m bench [--quick] [--only cpu|fanout] [--out PATH]`: run every bench in one go, print
-the table, write BENCHMARKS.md (the full run) or `--out` (any run). `--quick` is the smoke test's
-tiny size; `--only` runs one part (never writes BENCHMARKS.md unless `--out` says so)."""
+"""`python -m bench [--quick] [--only PART] [--out PATH]`: run every bench in one go, print the
+table, write BENCHMARKS.md (the full run) or `--out` (any run). `--quick` is the smoke test's
+tiny size; `--only` runs one part (never writes BENCHMARKS.md unless `--out` says so).
+
+`cluster` needs PostgreSQL and Redis on 127.0.0.1 and starts a dozen processes, so `--quick`
+leaves it out unless asked for by name (`--quick --only cluster`); the full run includes it."""
 
 import argparse
 import sys
@@ -8,13 +11,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import analysis, collector, cpu, fanout, live, report, sse, writes
+from bench import analysis, cluster, collector, cpu, fanout, live, report, sse, writes
 from bench.loop import run_async
 from bench.procs import REPO_ROOT, fake_provider
 from bench.results import Section
 from bench.sizes import FULL, QUICK
 
-PARTS = ("fanout", "writes", "live", "cpu")
+PARTS = ("fanout", "writes", "live", "cpu", "cluster")
+NOT_IN_QUICK = ("cluster",)  # needs PostgreSQL and Redis (see above)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out = args.out or (None if args.quick or args.only else REPO_ROOT / "BENCHMARKS.md")
-    parts = [args.only] if args.only else list(PARTS)
+    parts = [args.only] if args.only else [
+        p for p in PARTS if not (args.quick and p in NOT_IN_QUICK)]
     began = time.monotonic()
     sections: list[Section] = []
     with tempfile.TemporaryDirectory(prefix="diagnosis-bench-") as tmp:
@@ -48,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                 sections.append(analysis.section(sizes))
                 gc_runs = run_async(collector.measure(sizes, provider_url, work_dir))
                 sections.append(collector.section(sizes, gc_runs))
+            if "cluster" in parts:
+                sections += cluster.run(sizes, fake, work_dir)
     print(report.render_text(sizes, sections))
     print(f"\n(bench took {time.monotonic() - began:.0f} s)", file=sys.stderr)
     if out is not None:

@@ -34,6 +34,13 @@ class Sizes:
     cpu_concurrency: int  # per platform
     cpu_repeats: int
     cpu_poll_s: float
+    # 7. scale-out (bench/cluster.py): executions x tasks each, over each worker count; SSE
+    # subscribers per API instance (two instances) on one execution of cluster_sse_tasks
+    cluster_executions: int
+    cluster_tasks_each: int
+    cluster_workers: tuple[int, ...]
+    cluster_sse_subscribers: int
+    cluster_sse_tasks: int
 
 
 FULL = Sizes(
@@ -44,6 +51,8 @@ FULL = Sizes(
     running_samples=10, running_concurrency=4, load_requests=2000, load_concurrency=32,
     load_rounds=4, load_low_concurrency=4, sse_subscribers=1000, sse_tasks=36, sse_concurrency=8,
     cpu_tasks=1000, cpu_concurrency=16, cpu_repeats=3, cpu_poll_s=0.05,
+    cluster_executions=10, cluster_tasks_each=200, cluster_workers=(1, 3),
+    cluster_sse_subscribers=1000, cluster_sse_tasks=36,
 )
 
 QUICK = Sizes(
@@ -53,4 +62,6 @@ QUICK = Sizes(
     running_samples=4, running_concurrency=1, load_requests=60, load_concurrency=8,
     load_rounds=2, load_low_concurrency=2, sse_subscribers=10, sse_tasks=6, sse_concurrency=2,
     cpu_tasks=40, cpu_concurrency=4, cpu_repeats=1, cpu_poll_s=0.05,
+    cluster_executions=10, cluster_tasks_each=20, cluster_workers=(1, 3),
+    cluster_sse_subscribers=50, cluster_sse_tasks=6,
 )
