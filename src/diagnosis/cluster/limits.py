@@ -100,6 +100,9 @@ class RedisPlatformGate:
             f"{gates.prefix}:slot:{platform_id}:{i}" for i in range(max_concurrency)
         ]
         self._rpm_item: RateLimitItem | None = RateLimitItemPerMinute(rpm) if rpm else None
+        # One sweeper per platform in this process: with every slot taken, N local waiters
+        # each trying every slot every few ms cost N x max_concurrency SETs per poll.
+        self._turn = asyncio.Lock()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -135,6 +138,10 @@ class RedisPlatformGate:
     async def _acquire(self) -> Lock:
         if self._gates.closed:
             raise RuntimeError("the platform gates are closed")
+        async with self._turn:
+            return await self._sweep_until_won()
+
+    async def _sweep_until_won(self) -> Lock:
         failures = 0
         while True:
             sweep = asyncio.ensure_future(self._sweep())

@@ -122,11 +122,14 @@ class PlatformRuntime:
 
     async def _attempt(self, request: ChatRequest, key: str) -> Completion:
         """One HTTP attempt under the global and platform limits, counted by the breaker."""
-        # The platform's slots first (this process's, then the cluster's lease): a task queued
-        # for a busy platform must not hold a global slot that another platform could use.
+        # The platform's slot first: a task queued for a busy platform must not hold a global
+        # slot that another platform could use. The cluster's lease last, so a worker holds
+        # no more leases than calls it can make now (taken before the global slot, up to
+        # max_concurrency leases per worker sat idle behind it and starved the other workers:
+        # BENCHMARKS.md, section 7).
         await self._slots.acquire(key)
         try:
-            async with self.gate.slot(), self._global:
+            async with self._global, self.gate.slot():
                 return await self._attempt_in_slot(request)
         finally:
             self._slots.release()
