@@ -1,18 +1,20 @@
 """The analysis hot path's shortcuts give exactly what the plain definitions give (issue 13).
 
 Each shortcut (normalisation without CPython's NFKC on every character, the Chinese scorer without
-break tokens, ...) is checked against
-the definition it replaces, on inputs chosen to break it; no timings here.
+break tokens, patterns respelt for the regex engine's skip-ahead, no score where a cue decides) is
+checked against the definition it replaces, on inputs chosen to break it; no timings here.
 """
 
 import random
 import re
 import unicodedata
 
+import pytest
+from bench.answers import long_answer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diagnosis.analysis import lexicon, passages, sentiment, stance
+from diagnosis.analysis import BrandSpec, analyze_answer, lexicon, passages, sentiment, stance
 from diagnosis.analysis import text as layout_text
 from diagnosis.analysis.text import _FULL_WIDTH, normalize
 
@@ -166,3 +168,33 @@ def test_english_cues_tried_at_letter_runs_are_what_the_full_scan_finds(text: st
     assert stance._CUES_OPEN_WITH_LETTER  # else the shortcut is off and this proves nothing
     found = [(m.span(), m.groupdict()) for m in stance._en_cue_matches(text)]
     assert found == [(m.span(), m.groupdict()) for m in stance._EN_CUE.finditer(text)]
+
+
+def test_a_passage_whose_cue_decides_the_stance_is_never_scored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a brand recommended outright and one only hedged
+    scored: list[str] = []
+    real = stance.weighted_score
+
+    def counting(passage: str, memo: stance.SentenceMemo | None = None) -> tuple[float, bool]:
+        scored.append(passage)
+        return real(passage, memo)
+
+    monkeypatch.setattr(stance, "weighted_score", counting)
+    # when each is judged
+    decided = stance.verdict_of(["强烈推荐蔚来，服务很好。"])
+    hedged = stance.verdict_of(["也可以考虑理想，空间大。"])
+    # then only the hedged one needed its score
+    assert (decided.stance, hedged.stance) == ("recommended", "alternative")
+    assert scored == ["也可以考虑理想，空间大。"]
+
+
+def test_each_brand_gets_the_same_result_whatever_the_order_of_the_brand_list() -> None:
+    brands = [BrandSpec("蔚来", ("NIO",), is_own=True), BrandSpec("理想"), BrandSpec("小鹏"),
+              BrandSpec("比亚迪"), BrandSpec("特斯拉", ("tesla",))]
+    text = long_answer(3000)
+    forward = analyze_answer(text, brands)["mentions"]
+    backward = analyze_answer(text, brands[::-1])["mentions"]
+    # rank by first mention depends only on the text; tone, stance and count per brand too
+    assert forward == backward

@@ -196,10 +196,8 @@ def weighted_score(passage: str, memo: SentenceMemo | None = None) -> tuple[floa
 
 def verdict_of(passages: Sequence[str], *, memo: SentenceMemo | None = None) -> Verdict:
     """The rules: the strongest cue decides the stance, the weighted score the rest."""
-    score, evidence, kinds = 0.0, False, set[CueKind]()
+    kinds = set[CueKind]()
     for passage in passages:
-        passage_score, has = weighted_score(passage, memo)
-        score, evidence = score + passage_score, evidence or has
         kinds |= cues(passage)
     strongest = next((kind for kind in _PRIORITY if kind in kinds), None)
     if strongest == "balanced":
@@ -208,6 +206,11 @@ def verdict_of(passages: Sequence[str], *, memo: SentenceMemo | None = None) -> 
         return Verdict("negative", "warned_against")
     if strongest == "recommend":
         return Verdict("positive", "recommended")
+    # Only a hedge or no cue at all leaves the tone to the score: scored only then.
+    score, evidence = 0.0, False
+    for passage in passages:
+        passage_score, has = weighted_score(passage, memo)
+        score, evidence = score + passage_score, evidence or has
     if strongest == "hedge":
         # A hedged suggestion is mildly positive unless the passage weighs against it.
         tone: Sentiment = "positive" if score > NEUTRAL_BAND or not evidence else "neutral"
