@@ -14,7 +14,15 @@ from bench.answers import long_answer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diagnosis.analysis import BrandSpec, analyze_answer, lexicon, passages, sentiment, stance
+from diagnosis.analysis import (
+    BrandSpec,
+    analyze_answer,
+    lexicon,
+    passages,
+    sentiment,
+    sources,
+    stance,
+)
 from diagnosis.analysis import text as layout_text
 from diagnosis.analysis.text import _FULL_WIDTH, normalize
 
@@ -198,3 +206,25 @@ def test_each_brand_gets_the_same_result_whatever_the_order_of_the_brand_list() 
     backward = analyze_answer(text, brands[::-1])["mentions"]
     # rank by first mention depends only on the text; tone, stance and count per brand too
     assert forward == backward
+
+
+_URL_PIECES = st.one_of(
+    st.sampled_from(["https://", "http://", "HTTPS://", "hTtp://", "[官网](", "[a [b] c](", "]("]),
+    st.sampled_from(["www.nio.com", "x.cn/a_(b)", "a.b/c?d=1", " \"title\"", "<", ">", "h", "H"]),
+    st.sampled_from(list(" \n[]()，。蔚来:/.hH\"'")),
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_URL_PIECES, max_size=14).map("".join))
+def test_urls_tried_at_their_opening_characters_are_what_the_full_scan_finds(text: str) -> None:
+    found = [(m.span(), m.groupdict()) for m in sources._url_matches(text)]
+    assert found == [(m.span(), m.groupdict()) for m in sources._URL.finditer(text)]
+
+
+def test_no_other_character_opens_a_url() -> None:
+    for code in range(0x10000):
+        char = chr(code)
+        if char not in "[hH":
+            assert sources._URL.match(char + "ttps://x.com") is None, hex(code)
+            assert sources._URL.match(char + "https://x.com") is None, hex(code)

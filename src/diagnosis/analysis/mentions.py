@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import ahocorasick_rs
 
@@ -20,8 +21,7 @@ from diagnosis.analysis.sources import url_spans
 from diagnosis.analysis.text import normalize
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(NamedTuple):  # a tuple, not a frozen dataclass: one per mention, built per answer
     """One mention: the index of its brand in the request's brand list and its span."""
 
     brand: int
