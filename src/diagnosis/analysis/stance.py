@@ -158,9 +158,8 @@ def _sentence_score(sentence: str) -> tuple[float, bool]:
         pieces.append(clause[cursor:])
     scores = [score_passage(piece) for piece in pieces]
     evidence = any(scores)
-    turn = max(
-        (i for i, piece in enumerate(pieces) if i > 0 and _CONTRAST_START.match(piece)),
-        default=None,
+    turn = next(  # the last clause after the first that opens with a contrast
+        (i for i in range(len(pieces) - 1, 0, -1) if _CONTRAST_START.match(pieces[i])), None
     )
     if turn is None:
         if pieces and _CONCESSION_START.match(pieces[0]) and len(pieces) > 1:
