@@ -3,6 +3,7 @@ worker nodes (SAQ workers), each with its own Redis client and engine, as separa
 would have, on one PostgreSQL database and one Redis key prefix of the test."""
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -103,3 +104,21 @@ def make_node(cluster_settings: Callable[..., Settings]) -> NodeFactory:
             await database.dispose()
 
     return factory
+
+
+@pytest.fixture
+async def dump_stuck_tasks() -> AsyncIterator[None]:
+    """A test still running after 150 s prints every asyncio task's stack and is cancelled, so
+    it fails with the line it waits on (pytest-timeout, at 300 s, shows only the threads)."""
+    loop = asyncio.get_running_loop()
+
+    def dump_and_cancel() -> None:
+        for task in asyncio.all_tasks(loop):
+            print(f"--- task {task.get_name()}", file=sys.stderr)
+            task.print_stack(file=sys.stderr)
+            if task.get_coro().__qualname__.startswith("test_"):  # type: ignore[union-attr]
+                task.cancel()
+
+    handle = loop.call_later(150, dump_and_cancel)
+    yield
+    handle.cancel()

@@ -21,7 +21,7 @@ from tests.databases import postgresql_only
 from tests.engine.conftest import fake_platform
 from tests.fake_openai import FakeOpenAI, ok
 
-pytestmark = postgresql_only
+pytestmark = [postgresql_only, pytest.mark.usefixtures("dump_stuck_tasks")]
 
 TOKEN = "tok-cluster-a1b2c3d4e5"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

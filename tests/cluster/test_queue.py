@@ -15,7 +15,7 @@ from tests.databases import postgresql_only
 from tests.engine.conftest import fake_platform, request
 from tests.fake_openai import FakeOpenAI, ok
 
-pytestmark = postgresql_only
+pytestmark = [postgresql_only, pytest.mark.usefixtures("dump_stuck_tasks")]
 
 QUESTIONS = [f"问题{i}：哪个品牌最好？" for i in range(12)]
 
