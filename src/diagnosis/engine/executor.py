@@ -32,11 +32,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("diagnosis.engine.executor")
 
-# Answers up to this size are analysed on the loop (~0.15 ms for the fake's 135 characters, a
-# thread hop would cost more); longer ones (up to DIAGNOSIS_MAX_ANSWER_CHARS) go to a thread:
-# 3000-character answers analysed inline (1.3 ms each, several completing at once) stalled the
-# loop for 20-160 ms in a 1000-task run (issue 13, BENCHMARKS.md section 6).
-INLINE_ANALYSIS_CHARS = 1_000
+# Answers up to this size are analysed on the loop; longer ones (up to
+# DIAGNOSIS_MAX_ANSWER_CHARS) go to a thread. Measured (issue 13, BENCHMARKS.md): sending the
+# 3000-character answers to a thread too (1000 here) cost 2.3 ms more CPU per task (the GIL
+# handed back and forth between the loop and the thread) for no fewer stalls.
+INLINE_ANALYSIS_CHARS = 3_000
 
 
 class StopReason(StrEnum):
