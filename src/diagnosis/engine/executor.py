@@ -37,6 +37,9 @@ log = logging.getLogger("diagnosis.engine.executor")
 # 3000-character answers to a thread too (1000 here) cost 2.3 ms more CPU per task (the GIL
 # handed back and forth between the loop and the thread) for no fewer stalls.
 INLINE_ANALYSIS_CHARS = 3_000
+# Tasks are started this many at a time, the loop served in between: a 1000-task execution's
+# tasks started at once held the loop for ~100 ms (asyncio's slow-callback log, issue 13).
+SPAWN_CHUNK = 32
 
 
 class StopReason(StrEnum):
@@ -219,8 +222,10 @@ class ExecutionRun:
 
     async def _run_all(self) -> None:
         async with asyncio.TaskGroup() as group:
-            for row in self._todo:
+            for started, row in enumerate(self._todo, start=1):
                 group.create_task(self._run_task(row))
+                if started % SPAWN_CHUNK == 0:
+                    await asyncio.sleep(0)  # let the loop serve calls and streams in between
 
     async def _run_task(self, row: Any) -> None:
         try:
