@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -51,7 +52,7 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
                                 env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT)
 
 
-def _until(what: str, check: "callable[[], object]", bound_s: float = 120) -> object:  # type: ignore[valid-type]
+def _until(what: str, check: Callable[[], object], bound_s: float = 120) -> object:
     deadline = time.monotonic() + bound_s
     while time.monotonic() < deadline:
         value = check()

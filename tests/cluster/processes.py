@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +108,7 @@ def kill9(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=10)
 
 
-def poll(condition: "callable[[], object]", *, bound_s: float, what: str,  # type: ignore[valid-type]
+def poll(condition: Callable[[], object], *, bound_s: float, what: str,
          every_s: float = 0.05) -> object:
     """Poll `condition` until it returns something truthy, at most `bound_s`."""
     deadline = time.monotonic() + bound_s

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from diagnosis.cluster.events import RedisBroker
 from diagnosis.engine.broker import Batch, Subscription
+from tests.cluster.waiting import eventually
 
 BOUND_S = 10  # the bound of every wait: a broken broker fails the test instead of hanging it
 
@@ -57,15 +58,6 @@ async def read_until_final(sub: Subscription) -> list[Batch]:
         assert batch is not None
         batches.append(batch)
     return batches
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    """Poll a counter of the broker (bounded): Redis delivers on its own schedule."""
-    async with asyncio.timeout(BOUND_S):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.01)
 
 
 async def test_a_subscriber_in_another_process_gets_its_batches_in_seq_order_and_none_of_others(
@@ -118,7 +110,7 @@ async def test_a_slow_reader_gets_merged_batches_with_the_newest_progress_and_ev
         publisher.publish("X", Batch(1, {"progress": 10}, [{"task_key": "a"}]))
         publisher.publish("X", Batch(2, {"progress": 50}, [{"task_key": "b"}]))
         publisher.publish("X", Batch(3, {"progress": 100}, [{"task_key": "c"}], final=True))
-        await wait_until(lambda: subscriber.received == 3)
+        await eventually(lambda: subscriber.received == 3, bound_s=BOUND_S)
 
         # when it reads at last
         batch = await sub.next(timeout=BOUND_S)
@@ -192,7 +184,7 @@ async def test_publish_returns_at_once_and_aclose_ends_when_redis_is_unreachable
         broker.publish("X", Batch(seq, {"progress": seq}, [{"n": seq}], final=seq == 100))
 
     # then none raised, each is dropped (counted), and shutdown ends
-    await wait_until(lambda: broker.dropped == 100)
+    await eventually(lambda: broker.dropped == 100, bound_s=BOUND_S)
     assert broker.published == 0
     await asyncio.wait_for(broker.aclose(), BOUND_S)
 

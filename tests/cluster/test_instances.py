@@ -17,6 +17,7 @@ from diagnosis.cluster.leader import Leadership
 from diagnosis.settings import Settings
 from tests.api.conftest import serve_in_thread
 from tests.cluster.conftest import NodeFactory
+from tests.cluster.waiting import eventually
 from tests.databases import postgresql_only
 from tests.engine.conftest import fake_platform
 from tests.fake_openai import FakeOpenAI, ok
@@ -126,12 +127,12 @@ async def test_one_instance_leads_the_monitors_and_another_takes_over_when_it_go
     )
     try:
         await first.start()
-        await _until(lambda: leading == ["first"])
+        await eventually(lambda: leading == ["first"])
         await second.start()
         await asyncio.sleep(2 * 1.5)  # two lease periods: the second must not have led
         assert leading == ["first"]
         await first.aclose()  # the leader goes: its lock is released
-        await _until(lambda: leading == ["second"])
+        await eventually(lambda: leading == ["second"])
     finally:
         await first.aclose()
         await second.aclose()
@@ -153,11 +154,3 @@ def test_exactly_one_instance_runs_the_monitors_scheduler(
             assert time.monotonic() < deadline, scheduling()
             time.sleep(0.02)
         assert sorted(scheduling()) == [False, True]
-
-
-async def _until(condition: Callable[[], bool], bound_s: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + bound_s
-    while not condition():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)

@@ -13,6 +13,7 @@ from diagnosis.cluster.live import RedisLiveMirror
 from diagnosis.constants import ExecutionStatus, ResultStatus, Stage
 from diagnosis.engine.cache import LiveExecution, MirroredLive
 from diagnosis.persistence.records import ResultWrite
+from tests.cluster.waiting import eventually
 
 BOUND_S = 10  # the bound of every wait: a broken mirror fails the test instead of hanging it
 
@@ -57,15 +58,6 @@ async def seen(mirror: RedisLiveMirror, execution_id: str,
             copy = await mirror.lookup(execution_id)
             if until(copy):
                 return copy
-            await asyncio.sleep(0.01)
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    """Poll a counter of the mirror (bounded)."""
-    async with asyncio.timeout(BOUND_S):
-        while True:
-            if condition():
-                return
             await asyncio.sleep(0.01)
 
 
@@ -225,7 +217,7 @@ async def test_a_quiet_execution_stays_visible_beyond_its_ttl(make_mirror: MakeM
     await a.sync(live)
 
     # when four keepalive rounds (4 x ttl/3, longer than the TTL) have passed
-    await wait_until(lambda: a.refreshes >= 4)
+    await eventually(lambda: a.refreshes >= 4, bound_s=BOUND_S)
 
     # then the copy is still there, written only once
     assert await b.lookup("e1") is not None

@@ -47,6 +47,14 @@ def _backoff_s(failures: int) -> float:
     return base * random.uniform(0.5, 1.0)
 
 
+def _redis_fault(what: str, platform_id: str, exc: RedisError, failures: int) -> float:
+    """Log a Redis fault met while waiting for `what`; returns how long to back off."""
+    delay = _backoff_s(failures)
+    log.warning("%s of %s unavailable (%s); retrying in %.2f s",
+                what, platform_id, type(exc).__name__, delay)
+    return delay
+
+
 def _until(reset_time: float) -> float:
     """Seconds from now until an epoch time, within [_MIN_WAIT_S, _MAX_WAIT_S]."""
     return min(_MAX_WAIT_S, max(_MIN_WAIT_S, reset_time - time.time()))
@@ -127,11 +135,7 @@ class RedisPlatformGate:
                 delay = _until(stats.reset_time) if stats.remaining <= 0 else _MIN_WAIT_S
             except RedisError as exc:
                 failures += 1
-                delay = _backoff_s(failures)
-                log.warning(
-                    "rpm window of %s unavailable (%s); retrying in %.2f s",
-                    self.platform_id, type(exc).__name__, delay,
-                )
+                delay = _redis_fault("rpm window", self.platform_id, exc, failures)
             # Jitter: the waiters refused by one full window do not all wake at the same instant.
             await asyncio.sleep(delay + random.uniform(0, _MIN_WAIT_S))
 
@@ -153,12 +157,7 @@ class RedisPlatformGate:
                 raise
             except RedisError as exc:
                 failures += 1
-                delay = _backoff_s(failures)
-                log.warning(
-                    "slot leases of %s unavailable (%s); retrying in %.2f s",
-                    self.platform_id, type(exc).__name__, delay,
-                )
-                await asyncio.sleep(delay)
+                await asyncio.sleep(_redis_fault("slot leases", self.platform_id, exc, failures))
                 continue
             if lease is not None:
                 self._gates._hold(lease)

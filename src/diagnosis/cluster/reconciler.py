@@ -61,7 +61,8 @@ class Reconciler:
         records = await self._repository.find_unfinished()
         ids = [str(r.execution_id) for r in records]
         if among is not None:
-            ids = [i for i in ids if i in set(among)]
+            wanted = set(among)
+            ids = [i for i in ids if i in wanted]
         jobs = await self._queue.jobs(ids) if ids else []  # type: ignore[attr-defined]
         return [i for i, job in zip(ids, jobs, strict=True) if self._orphaned(job)]
 

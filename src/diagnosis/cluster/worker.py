@@ -39,6 +39,9 @@ class _QuietHandBack(logging.Filter):
         return not isinstance(exc, HandedBack)
 
 
+logging.getLogger("saq").addFilter(_QuietHandBack())
+
+
 class _SaqWorker(Worker):  # type: ignore[misc]
     # Signals are ours (ExecutionWorker.run): SIGTERM must stop the executions gracefully
     # before SAQ cancels what is still running.
@@ -69,7 +72,6 @@ class ExecutionWorker:
             # How long SAQ waits for a cancelled job to flush before it re-queues it anyway.
             cancellation_hard_deadline_s=engine.settings.shutdown_timeout_s * 0.6,
         )
-        logging.getLogger("saq").addFilter(_QuietHandBack())
 
     def request_stop(self) -> None:
         """SIGTERM / SIGINT: begin the graceful stop (idempotent)."""
