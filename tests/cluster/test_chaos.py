@@ -51,8 +51,11 @@ def test_killed_worker_and_killed_sse_instance_cost_nothing_durable(
     tmp_path: Path, make_database_url: MakeDatabaseUrl, redis_space: RedisSpace,
     fake_openai: FakeOpenAI,
 ) -> None:
-    # given 2 API instances and 2 workers, and a platform limited to 4 calls at once
-    fake_openai.default(None, ok(latency_s=0.3))
+    # given 2 API instances and 2 workers, and a platform limited to 4 calls at once; the calls
+    # after the first 8 are slow, so the execution is surely still running when the test looks
+    # for its worker (at 0.3 s each, a loaded machine could see it finish first)
+    fake_openai.script(None, *(ok(latency_s=0.3) for _ in range(8)))
+    fake_openai.default(None, ok(latency_s=1.0))
     platforms = fake_platforms_toml(fake_openai.base_url, model="chaos", max_concurrency=4)
     with cluster(tmp_path, database_url=make_database_url("chaos"), redis_url=redis_space.url,
                  prefix=redis_space.prefix, platforms=platforms) as group:
@@ -130,7 +133,10 @@ def test_sigterm_on_a_worker_hands_its_execution_to_the_other_at_once(
     tmp_path: Path, make_database_url: MakeDatabaseUrl, redis_space: RedisSpace,
     fake_openai: FakeOpenAI,
 ) -> None:
-    fake_openai.default(None, ok(latency_s=0.3))
+    # the calls after the first 4 are slow: the execution is surely still running when the test
+    # looks for its worker (CI once saw all 24 at 0.3 s finish before that look)
+    fake_openai.script(None, *(ok(latency_s=0.3) for _ in range(4)))
+    fake_openai.default(None, ok(latency_s=1.0))
     platforms = fake_platforms_toml(fake_openai.base_url, model="term", max_concurrency=4)
     # A heartbeat far longer than the test: only the hand-back can move the job in time.
     with cluster(tmp_path, database_url=make_database_url("term"), redis_url=redis_space.url,
