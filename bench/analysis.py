@@ -1,8 +1,8 @@
 """6b. Analysis per answer: `analyze_answer` on the bench's short and 3000-character answers, in
 this process, timed in batches (the best batch per answer, so the machine's noise counts least).
 
-What each answer costs the event loop when it is analysed inline (engine/executor.py analyses
-answers up to INLINE_ANALYSIS_CHARS on the loop, longer ones in a worker thread).
+What each answer costs wherever it is analysed (engine/analysis_pool.py analyses answers up to
+INLINE_ANALYSIS_CHARS on the event loop, longer ones in its worker processes).
 """
 
 import time
@@ -11,7 +11,7 @@ from bench.answers import LONG_ANSWER, SHORT_ANSWER
 from bench.results import Check, Section, ms
 from bench.sizes import Sizes
 from diagnosis.analysis import BrandSpec, analyze_answer
-from diagnosis.engine.executor import INLINE_ANALYSIS_CHARS
+from diagnosis.engine.analysis_pool import INLINE_ANALYSIS_CHARS
 
 BRANDS = [BrandSpec("蔚来", ("NIO",), is_own=True), BrandSpec("理想"), BrandSpec("小鹏")]
 TARGET_S = 0.0003  # a 3000-character answer
@@ -37,8 +37,8 @@ def section(sizes: Sizes) -> Section:
             "`analyze_answer` (mentions, layout, rank, passages, the rules judge's tone and "
             "stance, sources) for the three bench brands, in the bench process: the best of "
             f"{batches} batches of {per_batch}. Answers up to {INLINE_ANALYSIS_CHARS} "
-            "characters are analysed on the event loop (engine/executor.py), so this is also "
-            "how long one answer holds the loop."
+            "characters are analysed on the event loop, so this is how long one holds it; "
+            "longer ones in the analysis processes (engine/analysis_pool.py)."
         ),
         headers=["answer", "characters", "per answer", "answers per second"],
     )

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     retry_after_cap_s: float = Field(60.0, ge=0)
     # An answer longer than this is cut and its result flagged `truncated` (issue 14).
     max_answer_chars: int = Field(100_000, ge=1000)
+    # Answers over 1000 characters are analysed in this many worker processes, off the event
+    # loop (engine/analysis_pool.py); unset: one less than the cores, at least 1; 0: in a thread.
+    analysis_processes: int | None = Field(None, ge=0, le=64)
     # SIGTERM ends within this, even with a failing database (what is unwritten is logged).
     shutdown_timeout_s: float = Field(15.0, gt=0)
     # HTTP server limits (api/http_guard.py): head size and count, slow heads and bodies, and

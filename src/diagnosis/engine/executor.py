@@ -6,7 +6,6 @@ the execution resumable: unfinished tasks stay pending, never marked failed.
 """
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -32,11 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("diagnosis.engine.executor")
 
-# Answers up to this size are analysed on the loop; longer ones (up to
-# DIAGNOSIS_MAX_ANSWER_CHARS) go to a thread. Measured (issue 13, BENCHMARKS.md): sending the
-# 3000-character answers to a thread too (1000 here) cost 2.3 ms more CPU per task (the GIL
-# handed back and forth between the loop and the thread) for no fewer stalls.
-INLINE_ANALYSIS_CHARS = 3_000
 # Tasks are started this many at a time, the loop served in between: a 1000-task execution's
 # tasks started at once held the loop for ~100 ms (asyncio's slow-callback log, issue 13).
 SPAWN_CHUNK = 32
@@ -103,7 +97,6 @@ class ExecutionRun:
         self.engine = engine
         self.record = record
         self.brands = brand_specs(record)
-        self._kinds = domain_kinds(engine.settings.domain_kinds_file)
         self._brand_names = [b.name for b in self.brands]
         self._rows = {row.task_key: row for row in rows}
         self._todo = [row for row in rows if row.status == ResultStatus.pending]
@@ -242,14 +235,8 @@ class ExecutionRun:
         self._finish(row, outcome, analysis)
 
     async def _analyze(self, text: str, citations: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
-        """A short answer is analysed inline (a thread hop would cost more than the work); a
-        long one in a worker thread, so that no answer blocks the loop for long (issue 14)."""
-        analyse = functools.partial(
-            analyze_answer, text, self.brands, citations=citations, kinds=self._kinds
-        )
-        if len(text) <= INLINE_ANALYSIS_CHARS:
-            return analyse()
-        return await asyncio.to_thread(analyse)
+        """Inline when short, else in the analysis processes (engine/analysis_pool.py)."""
+        return await self.engine.analyser.analyse(text, self.brands, citations)
 
     def _finish(self, row: Any, outcome: CallOutcome, analysis: dict[str, Any] | None) -> None:
         if row.task_key in self._ended:

@@ -16,6 +16,7 @@ from typing import Any
 from diagnosis.analysis import BrandSpec
 from diagnosis.constants import ExecutionStatus, ResultStatus
 from diagnosis.engine import metrics
+from diagnosis.engine.analysis_pool import AnswerAnalyser, default_processes
 from diagnosis.engine.broker import Broker, EventBroker
 from diagnosis.engine.cache import ExecutionCache, LiveMirror, MirroredLive, NoMirror
 from diagnosis.engine.errors import Conflict, NotFound, TooManyTasks, Unavailable, UnknownPlatforms
@@ -129,6 +130,11 @@ class Engine:
             max_answer_chars=settings.max_answer_chars,
             gates=parts.gates or open_gates,
         )
+        self.analyser = AnswerAnalyser(
+            processes=(default_processes() if settings.analysis_processes is None
+                       else settings.analysis_processes),
+            kinds_file=settings.domain_kinds_file,
+        )
         self.runner: Runner = parts.runner(self) if parts.runner else InProcessRunner(self)
         # The last write's outcome, for /health (flushes and the API's writes report to it).
         self.write_health = WriteHealth()
@@ -153,6 +159,7 @@ class Engine:
         await self.mirror.aclose()
         await self.broker.aclose()
         await self.runtimes.aclose()
+        self.analyser.close()
 
     async def database_healthy(self) -> bool:
         """Reads answer AND writes succeed: the last write's outcome, checked by a real write

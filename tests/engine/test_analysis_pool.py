@@ -1,0 +1,133 @@
+"""Where answers are analysed (engine/analysis_pool.py): short ones on the loop, long ones in the
+worker processes, in a thread when there are none or the pool broke; the same analysis anywhere."""
+
+import logging
+import os
+import signal
+from pathlib import Path
+
+from bench.answers import long_answer
+from bench.procs import descendants
+
+from diagnosis.analysis import BrandSpec, analyze_answer
+from diagnosis.analysis.domains import domain_kinds
+from diagnosis.engine.analysis_pool import INLINE_ANALYSIS_CHARS, AnswerAnalyser
+from tests.cluster.waiting import eventually
+from tests.engine.conftest import fake_platform, request
+from tests.fake_openai import ok
+
+BRANDS = [BrandSpec("蔚来", ("NIO",), is_own=True, domains=("nio.com",)), BrandSpec("理想"),
+          BrandSpec("小鹏")]
+CITATIONS = [{"url": "https://www.nio.com/es8", "title": "ES8"}]
+LONG = long_answer(3000)
+SHORT = "1. 蔚来：换电方便，服务很好。\n2. 理想：空间大。"
+
+
+def _children() -> set[int]:
+    """The processes below this one (the fork server, and the workers forked from it)."""
+    return descendants(os.getpid())
+
+
+def _workers(new: set[int]) -> list[int]:
+    """Of `new` processes, the pool's workers: the fork server's children, not ours."""
+    return [pid for pid in new
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            != str(os.getpid())]
+
+
+async def test_a_long_answer_is_analysed_in_a_worker_process_exactly_as_inline() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None)
+    before = _children()
+    try:
+        analysis = await analyser.analyse(LONG, BRANDS, CITATIONS)
+        assert analysis == analyze_answer(LONG, BRANDS, citations=CITATIONS, kinds=domain_kinds())
+        assert (analyser.in_processes, analyser.in_threads) == (1, 0)
+        assert _children() - before  # the pool's processes exist
+    finally:
+        analyser.close()
+
+
+async def test_a_short_answer_stays_on_the_loop_and_starts_no_process() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None)
+    before = _children()
+    try:
+        assert len(SHORT) <= INLINE_ANALYSIS_CHARS
+        analysis = await analyser.analyse(SHORT, BRANDS)
+        assert analysis == analyze_answer(SHORT, BRANDS, kinds=domain_kinds())
+        assert (analyser.in_processes, analyser.in_threads) == (0, 0)
+        assert _children() - before == set()
+    finally:
+        analyser.close()
+
+
+async def test_the_domain_table_file_is_used_in_a_thread_and_in_a_process(tmp_path: Path) -> None:
+    kinds_file = tmp_path / "kinds.json"
+    kinds_file.write_text('{"editorial": ["carreview.example"]}', encoding="utf-8")
+    citations = [{"url": "https://carreview.example/ev"}]
+    for processes in (0, 1):
+        analyser = AnswerAnalyser(processes=processes, kinds_file=kinds_file)
+        try:
+            analysis = await analyser.analyse(LONG, BRANDS, citations)
+        finally:
+            analyser.close()
+        # the deployment's domain table is the one used, in a thread as in a process
+        assert analysis == analyze_answer(LONG, BRANDS, citations=citations,
+                                          kinds=domain_kinds(kinds_file))
+        kinds = {s["registrable_domain"]: s["kind"] for s in analysis["sources"]}
+        assert kinds["carreview.example"] == "editorial"
+        assert (analyser.in_processes, analyser.in_threads) == (processes, 1 - processes)
+
+
+async def test_a_killed_worker_costs_one_answer_a_thread_and_the_pool_comes_back() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None)
+    expected = analyze_answer(LONG, BRANDS, kinds=domain_kinds())
+    before = _children()
+    try:
+        assert await analyser.analyse(LONG, BRANDS) == expected
+        # when the worker process is killed (the fork server is its parent and stays)
+        workers = _workers(_children() - before)
+        assert len(workers) == 1
+        os.kill(workers[0], signal.SIGKILL)
+        await eventually(lambda: workers[0] not in _children())
+        # then the next answer is still analysed (in a thread), and the one after in a new pool
+        assert await analyser.analyse(LONG, BRANDS) == expected
+        assert await analyser.analyse(LONG, BRANDS) == expected
+        assert (analyser.in_processes, analyser.in_threads) == (2, 1)
+    finally:
+        analyser.close()
+
+
+def _exit_at_once() -> None:
+    os._exit(3)  # a worker that cannot start (in the real world: no fork server, no imports)
+
+
+async def test_processes_that_cannot_start_are_tried_once_then_threads_do_it(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="diagnosis.engine.analysis")
+    analyser = AnswerAnalyser(processes=1, kinds_file=None, start=_exit_at_once)
+    expected = analyze_answer(LONG, BRANDS, kinds=domain_kinds())
+    try:
+        for _ in range(3):
+            assert await analyser.analyse(LONG, BRANDS) == expected
+    finally:
+        analyser.close()
+    assert (analyser.in_processes, analyser.in_threads) == (0, 3)
+    started = [r for r in caplog.records if "analysis process pool started" in r.getMessage()]
+    given_up = [r for r in caplog.records if "could not start" in r.getMessage()]
+    assert len(started) == 1 and len(given_up) == 1
+
+
+async def test_an_execution_of_long_answers_stores_the_analysis_made_in_the_processes(
+    make_engine, fake_openai,
+) -> None:
+    fake_openai.default("p", ok(LONG))
+    async with make_engine([fake_platform("p", fake_openai.base_url)],
+                           analysis_processes=1) as engine:
+        record = await engine.create(request(["p"], questions=["q1", "q2", "q3"]))
+        await engine.runner.wait(record.execution_id)
+        rows = await engine.repository.all_results(record.execution_id)
+        brands = [BrandSpec(record.brand, tuple(record.aliases or ()), is_own=True)]
+        brands += [BrandSpec(c["name"], tuple(c.get("aliases") or ()))
+                   for c in record.competitors or ()]
+        expected = analyze_answer(LONG, brands, kinds=domain_kinds())
+        assert [r.analysis for r in rows] == [expected] * 3
+        assert engine.analyser.in_processes == 3
