@@ -1,28 +1,41 @@
 """Where an answer is analysed: on the loop, in a worker process, or in a thread (issue 13).
 
 A short answer is analysed inline: it costs less than sending it anywhere. A longer one goes to
-a small process pool (DIAGNOSIS_ANALYSIS_PROCESSES, by default one less than the cores, at least
-one), so the rules judge's per-clause Python never holds the event loop: measured (BENCHMARKS.md,
-issue 13) a thread could not do it, as the GIL went back and forth between the loop and the
-thread and cost more CPU for the same stalls. With no processes configured, or when the pool
-breaks (a worker killed), the answer is analysed in a thread as before; the pool is started again
-for the next answer.
+one of a few worker processes (DIAGNOSIS_ANALYSIS_PROCESSES, by default one less than the cores,
+at least one), so the rules judge's per-clause Python never holds the event loop. Measured
+(BENCHMARKS.md, issue 13): a thread could not do it, as the GIL went back and forth between the
+loop and the thread and cost more CPU for the same stalls.
 
-The pool starts on the first long answer (a service that never sees one never forks) with the
-`forkserver` method: the service's own process has threads (aiosqlite, the report's), which a
-plain fork would copy in whatever state they are in.
+Written here rather than with concurrent.futures.ProcessPoolExecutor: that pool hands every item
+through two threads of the server (its queue feeder and its manager), and their GIL hand-offs
+cost the server ~0.2-0.3 ms per 3000-character answer (measured: a quarter of the work it takes
+away). Here the loop itself writes each answer to a worker's socket and reads the analysis back
+(~0.03-0.1 ms), and there is nothing else to it: one socket per worker, one pickle each way.
+
+Failures: a worker that dies (killed, out of memory) fails the answers it held; those are
+analysed in a thread, and the next long answer starts a new worker. Workers that cannot start
+at all (the first one dies before its first answer) are given up: long answers go to threads
+from then on, with one error in the log. With no processes configured, threads do it.
+
+Workers start on the first long answer (a service that never sees one never forks), with the
+`forkserver` method: the server has threads (aiosqlite, the report's), which a plain fork would
+copy in whatever state they are in. A worker ends when its socket closes, so also with the
+server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import multiprocessing
 import os
+import pickle
+import signal
+import socket
+import struct
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +48,7 @@ log = logging.getLogger("diagnosis.engine.analysis")
 # Answers up to this many characters are analysed on the loop (about 0.2 ms for 500 characters:
 # less than the trip to a worker process and back costs the loop).
 INLINE_ANALYSIS_CHARS = 1_000
+_HEAD = struct.Struct("!Q")  # each message: its length, then one pickle
 
 
 def default_processes() -> int:
@@ -50,8 +64,8 @@ def _analyse(
     text: str, brands: Sequence[BrandSpec], citations: Sequence[Mapping[str, Any]],
     kinds_file: Path | None,
 ) -> dict[str, Any]:
-    """In the worker: the same call the loop would make (the domain table read once per
-    process, through domain_kinds' own cache, instead of pickled with every answer)."""
+    """The same call wherever it runs (in a worker the domain table is read once, through
+    domain_kinds' own cache, instead of sent with every answer)."""
     return analyze_answer(text, brands, citations=citations, kinds=domain_kinds(kinds_file))
 
 
@@ -62,6 +76,78 @@ def worker_start() -> None:
     freeze_startup_heap()
 
 
+def _serve(sock: socket.socket, start: Callable[[], None]) -> None:
+    """A worker's life: (seq, args) in, (seq, ok, analysis or exception) out, until EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is the server's to handle
+    start()
+    with sock, sock.makefile("rwb") as stream:
+        while head := stream.read(_HEAD.size):
+            seq, args = pickle.loads(stream.read(_HEAD.unpack(head)[0]))
+            try:
+                reply = pickle.dumps((seq, True, _analyse(*args)), pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # the analysis's own bug: raised in the server, as inline
+                reply = pickle.dumps((seq, False, RuntimeError(f"analysis failed: {exc!r}")))
+            stream.write(_HEAD.pack(len(reply)) + reply)
+            stream.flush()
+
+
+class WorkerDied(Exception):
+    """The worker holding an answer ended before it answered."""
+
+
+class _Worker:
+    def __init__(self, process: Any, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.process = process
+        self.reader, self.writer = reader, writer
+        self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.served = 0
+        self.alive = True
+        self.reading = asyncio.get_running_loop().create_task(self._read())
+
+    def submit(self, seq: int, args: tuple[Any, ...]) -> asyncio.Future[dict[str, Any]]:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[seq] = future
+        data = pickle.dumps((seq, args), pickle.HIGHEST_PROTOCOL)
+        self.writer.write(_HEAD.pack(len(data)) + data)
+        return future
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                head = await self.reader.readexactly(_HEAD.size)
+                body = await self.reader.readexactly(_HEAD.unpack(head)[0])
+                seq, ok, value = pickle.loads(body)
+                future = self.waiting.pop(seq, None)
+                self.served += 1
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        self.alive = False
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_exception(WorkerDied())
+        self.waiting.clear()
+
+    def stop(self) -> None:
+        """Close its socket (the worker ends at EOF) and make sure it does."""
+        self.alive = False
+        self.writer.close()
+        self.reading.cancel()
+        self._end()
+        if self.process.is_alive():
+            self.process.terminate()
+
+
 class AnswerAnalyser:
     """`await analyser.analyse(text, brands, citations)`: the analysis of one answer."""
 
@@ -69,13 +155,15 @@ class AnswerAnalyser:
                  inline_chars: int = INLINE_ANALYSIS_CHARS,
                  start: Callable[[], None] = worker_start) -> None:
         self.processes = processes
-        self.start = start  # run in each worker process as it starts
         self.kinds_file = kinds_file
         self.inline_chars = inline_chars
-        self._pool: ProcessPoolExecutor | None = None
-        self._off = False
-        self._served = False  # the current pool has analysed at least one answer
-        # answers analysed in the pool, and long ones analysed in a thread instead
+        self.start = start  # run in each worker process as it starts
+        self._workers: list[_Worker] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._starting: asyncio.Lock | None = None
+        self._seq = itertools.count()
+        self._off = processes <= 0
+        # answers analysed in the worker processes, and long ones analysed in a thread instead
         self.in_processes = 0
         self.in_threads = 0
 
@@ -83,58 +171,84 @@ class AnswerAnalyser:
         self, text: str, brands: Sequence[BrandSpec],
         citations: Sequence[Mapping[str, Any]] = (),
     ) -> dict[str, Any]:
-        call = functools.partial(_analyse, text, brands, citations, self.kinds_file)
+        args = (text, tuple(brands), tuple(citations), self.kinds_file)
         if len(text) <= self.inline_chars:
-            return call()
-        pool = self._pool_or_none()
-        if pool is not None:
+            return _analyse(*args)
+        worker = await self._worker()
+        if worker is not None:
             try:
-                analysis = await asyncio.wrap_future(pool.submit(call))
-            except BrokenProcessPool:
-                self._broke(pool)
+                analysis = await worker.submit(next(self._seq), args)
+            except WorkerDied:
+                self._died(worker)
             else:
                 self.in_processes += 1
-                self._served = True
                 return analysis
         self.in_threads += 1
-        return await asyncio.to_thread(call)
+        return await asyncio.to_thread(functools.partial(_analyse, *args))
 
-    def _pool_or_none(self) -> ProcessPoolExecutor | None:
-        if self.processes <= 0 or self._off:
+    async def _worker(self) -> _Worker | None:
+        """The least busy live worker, one more started while there are fewer than asked."""
+        if self._off:
             return None
-        if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            # the fork server imports the analysis once; each worker forked from it has it
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=context, initializer=self.start,
-            )
-            log.info("analysis process pool started processes=%d", self.processes)
-        return self._pool
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # sockets belong to one loop (a test's, `diagnosis run`'s)
+            self._stop_all()
+            self._loop, self._starting = loop, asyncio.Lock()
+        assert self._starting is not None
+        for worker in [w for w in self._workers if not w.alive]:  # ended while idle
+            self._died(worker)
+        live = [w for w in self._workers if w.alive]
+        idle = [w for w in live if not w.waiting]
+        if idle or len(live) >= self.processes:
+            return min(idle or live, key=lambda w: len(w.waiting))
+        async with self._starting:
+            if len([w for w in self._workers if w.alive]) < self.processes and not self._off:
+                try:
+                    self._workers.append(await self._spawn())
+                except Exception:
+                    log.exception("analysis process could not start; long answers are "
+                                  "analysed in threads from now on")
+                    self._off = True
+                    return None
+        live = [w for w in self._workers if w.alive]
+        return min(live, key=lambda w: len(w.waiting)) if live else None
 
-    def _broke(self, pool: ProcessPoolExecutor) -> None:
-        """A worker died. A pool that had served answers is started again for the next one; one
-        that broke before its first answer cannot start here (the main module cannot be
-        imported again, no fork server...), so long answers go to threads from now on."""
-        if self._pool is not pool:
-            return  # another answer's failure already dealt with this pool
-        if self._served:
-            log.warning("analysis process pool broke; starting it again for the next answer")
-        else:
-            log.error("analysis processes could not start; long answers are analysed in "
-                      "threads from now on")
-            self._off = True
-        self._served = False
-        self._drop(pool)
+    async def _spawn(self) -> _Worker:
+        ours, theirs = socket.socketpair()
+        context = multiprocessing.get_context("forkserver")
+        # the fork server imports the analysis once; every worker forked from it has it
+        context.set_forkserver_preload([__name__])
+        process = context.Process(target=_serve, args=(theirs, self.start), daemon=True,
+                                  name="diagnosis-analysis")
+        try:
+            await asyncio.to_thread(process.start)  # the first one starts the fork server
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        log.info("analysis process started pid=%s", process.pid)
+        return _Worker(process, reader, writer)
 
-    def _drop(self, pool: ProcessPoolExecutor) -> None:
-        if self._pool is pool:
-            self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+    def _died(self, worker: _Worker) -> None:
+        """A worker that had served answers is replaced on the next long answer; one that died
+        before its first could not start here (imports, resources): threads from now on."""
+        if worker in self._workers:
+            self._workers.remove(worker)
+            if worker.served:
+                log.warning("analysis process ended pid=%s; another starts for the next answer",
+                            worker.process.pid)
+            else:
+                log.error("analysis process could not start; long answers are analysed in "
+                          "threads from now on")
+                self._off = True
+        worker.stop()
+
+    def _stop_all(self) -> None:
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.stop()
 
     def close(self) -> None:
-        """No more pool; answers still being analysed there are given up (their tasks were
-        cancelled by the shutdown before this)."""
+        """No more workers; answers they still held are given up (their tasks were cancelled
+        by the shutdown before this)."""
         self._off = True
-        if self._pool is not None:
-            self._drop(self._pool)
+        self._stop_all()
