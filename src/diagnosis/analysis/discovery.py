@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from diagnosis.analysis.mentions import find_mentions, is_cjk
+from diagnosis.analysis.mentions import find_mentions
 from diagnosis.analysis.schemas import BrandSpec
-from diagnosis.analysis.text import normalize
+from diagnosis.analysis.text import _FULL_WIDTH, normalize
 
 STOPLIST = Path(__file__).with_name("discovery_stoplist.json")
 TOP_N = 10
@@ -37,10 +37,24 @@ _TABLE_SEPARATOR = re.compile(r"^[\s|:\-]+$")
 _BOLD = re.compile(r"^(?:\*\*|__)(?P<head>.+?)(?:\*\*|__)(?P<after>.*)$")
 _LINK = re.compile(r"^\[(?P<head>[^\]]+)\]\([^)]*\)(?P<after>.*)$")
 _SEPARATOR = re.compile(r"\s*(?:[：:]|\s[-–—]\s|——|—|\s\|\s)\s*")
+# What a _SEPARATOR match opens with (whitespace, a colon, a dash): a search for it skips ahead
+# in C, while _SEPARATOR, opening with `\s*`, is tried at every position.
+_SEPARATOR_START = re.compile(r"[\s：:—]")
 _SENTENCE = re.compile(r"[，。,;；!！?？、]|https?://")
 _PAREN = re.compile(r"\s*[（(][^（()）]*[）)]\s*$")
 _PRICE = re.compile(r"\d+\s*(?:元|万|千|百|块|k\b|w\b|rmb|\$|美元|寸|英寸)|^[\d\s.$¥￥-]+$")
 _CHINESE_DIGITS = "一二三四五六七八九十"
+# The character a line opens with, after its leading whitespace (`\s` is str.isspace), if
+# _NUMBERED (that, or any `\d`, which is str.isdecimal) or _BULLET is to match it; _TABLE
+# needs a "|" there and _HEADER a "#" first of all. Most lines are prose and try none of them.
+_NUMBERED_STARTS = frozenset("#*_(" + _CHINESE_DIGITS)
+_BULLET_STARTS = frozenset("-*+•●▪◦")
+_ITEM_STARTS = _NUMBERED_STARTS | _BULLET_STARTS  # _HEADER's "#" among them
+# is_cjk's ranges as one character class: a search in C, not a Python call per character.
+_CJK = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+_MODEL_TAIL = re.compile(r"[\sA-Za-z0-9+\-.]*\d[\sA-Za-z0-9+\-.]*$")
 # A list introduced like this lists criteria, not brands ("选手机主要看这几点：", "Some things
 # to consider:"), unless the intro speaks of brands or picks.
 _CRITERIA_INTRO = re.compile(
@@ -99,18 +113,43 @@ class Head:
 
 
 def _has_cjk(text: str) -> bool:
-    return any(is_cjk(ch) for ch in text)
+    return _CJK.search(text) is not None
 
 
+def _nfkc_lines(text: str) -> list[str]:
+    """NFKC of each of text's lines, without CPython's NFKC on the lines that are already.
+
+    Full-width punctuation is first replaced by its one-character compatibility decomposition
+    (as text.normalize does), which leaves NFKC unchanged and maps no character to or from a
+    line boundary, so the lines stay those of `text`; most are then NFKC already.
+    """
+    for char, ascii_char in _FULL_WIDTH:
+        if char in text:
+            text = text.replace(char, ascii_char)
+    return [
+        line if unicodedata.is_normalized("NFKC", line) else unicodedata.normalize("NFKC", line)
+        for line in text.splitlines()
+    ]
+
+
+# Cached: it cleans heads and table cells, which come back in answer after answer ("优点",
+# "品牌", a brand's name); bounded, as is_generic's below.
+@lru_cache(maxsize=4096)
 def _clean(text: str) -> str:
     text = text.replace("**", "").replace("__", "").replace("`", "").strip()
     text = text.strip(" *_#>：:-–—\u3000")
+    if not text.rstrip().endswith((")", "）")):  # no _PAREN: the loop below would only strip
+        return text.strip()
     previous = None
     while previous != text:  # "石头科技（Roborock）" -> "石头科技"
         previous, text = text, _PAREN.sub("", text).strip()
     return text
 
 
+# Cached: the same heads ("优点", "不足", a brand's name) come back in answer after answer of
+# one execution. The stop-list is read once per process (vocabulary()), so a name's verdict
+# never changes; the bound keeps a long-running process's memory flat.
+@lru_cache(maxsize=4096)
 def is_generic(name: str) -> bool:
     """A head that names no brand: the stop-list, a sentence, a price, a topic word."""
     vocab = vocabulary()
@@ -120,7 +159,7 @@ def is_generic(name: str) -> bool:
     if key.startswith(vocab.prefixes) or key.endswith(vocab.suffixes):
         return True
     if _has_cjk(key):
-        cjk = sum(is_cjk(ch) for ch in key)
+        cjk = len(_CJK.findall(key))
         return cjk > 10 or any(term in key for term in vocab.cjk_terms)
     words = key.split()
     if len(words) > 4 or len(key) > 32:
@@ -128,19 +167,25 @@ def is_generic(name: str) -> bool:
     return all(word.strip("&/+-.'") in vocab.words for word in words)
 
 
+def _find_separator(text: str) -> re.Match[str] | None:
+    """_SEPARATOR.search(text), from the first place a match can open."""
+    start = _SEPARATOR_START.search(text)
+    return _SEPARATOR.search(text, start.start()) if start else None
+
+
 def _split_head(rest: str) -> tuple[str, str]:
     """(head, what follows it) of an item's text: the bold or linked lead, else the text up to
     the first separator (：: - –), else the whole text when it is short."""
     rest = rest.strip()
-    for pattern in (_BOLD, _LINK):
+    for pattern in (_BOLD, _LINK) if rest.startswith(("**", "__", "[")) else ():  # their opening
         found = pattern.match(rest)
         if found:
             head, after = found.group("head"), found.group("after")
-            inner = _SEPARATOR.search(head)
+            inner = _find_separator(head)
             if inner and is_generic(_clean(head[: inner.start()])):  # "**Best overall: X**"
                 return head[inner.end() :], after
             return head, after
-    separator = _SEPARATOR.search(rest)
+    separator = _find_separator(rest)
     if separator:
         return rest[: separator.start()], rest[separator.end() :]
     return (rest, "") if len(rest) <= 24 and not _SENTENCE.search(rest) else ("", rest)
@@ -174,18 +219,25 @@ def _is_entity_table(header: list[str], brands: Sequence[BrandSpec]) -> bool:
 
 def _table_heads(rows: list[tuple[str, str]], brands: Sequence[BrandSpec]) -> list[Head]:
     """A brand table's first column, ranked by row; rows are (parsed, original) lines."""
-    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row, _ in rows]
-    if len(cells) < 2 or not _is_entity_table(cells[0], brands):
+    if len(rows) < 2:
+        return []
+    header = [cell.strip() for cell in rows[0][0].strip().strip("|").split("|")]
+    if not _is_entity_table(header, brands):
         return []
     heads, rank = [], 0
-    for row, (line, original) in zip(cells[1:], rows[1:], strict=True):
+    for line, original in rows[1:]:
         if _TABLE_SEPARATOR.match(line):
             continue
         rank += 1
-        name = _clean(row[0])
+        name = _clean(line.strip().strip("|").partition("|")[0].strip())
         if name and not is_generic(name):
             heads.append(Head(name, rank, original.strip()))
     return heads
+
+
+def _lists_criteria(intro: str) -> bool:
+    """Whether the list this line introduces lists criteria, not brands."""
+    return bool(_CRITERIA_INTRO.search(intro)) and not _BRAND_INTRO.search(intro)
 
 
 def list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[Head]:
@@ -197,22 +249,33 @@ def list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[Head]:
     heads: list[Head] = []
     bullets = 0
     header_counts: dict[int, int] = {}
-    intro, in_list, criteria = "", False, False
+    intro, list_intro, in_list = "", "", False
+    # whether the current list lists criteria: read off its intro when an item first needs it
+    criteria: bool | None = None
     table: list[tuple[str, str]] = []
-    for original in [*text.splitlines(), ""]:
-        line = unicodedata.normalize("NFKC", original).rstrip()
-        if _TABLE.match(line):
+    for original, normalized in zip(
+        [*text.splitlines(), ""], [*_nfkc_lines(text), ""], strict=True
+    ):
+        line = normalized.rstrip()
+        first = line.lstrip()[:1]  # "" for a blank line
+        if first == "|" and _TABLE.match(line):
             table.append((line, original))
             continue
         if table:
             heads += _table_heads(table, brands)
             table = []
-        numbered, bullet, header = _NUMBERED.match(line), _BULLET.match(line), _HEADER.match(line)
+        if first not in _ITEM_STARTS and not first.isdecimal():  # prose, or a blank line
+            if first:
+                intro, in_list, bullets = line, False, 0  # as below, for a line with no marker
+            continue
+        numbered = _NUMBERED.match(line) if first in _NUMBERED_STARTS or first.isdecimal() else None
+        bullet = _BULLET.match(line) if first in _BULLET_STARTS else None
+        header = _HEADER.match(line) if line.startswith("#") else None
         is_item = bool(numbered or bullet)
         if is_item and not in_list:
-            criteria = bool(_CRITERIA_INTRO.search(intro)) and not _BRAND_INTRO.search(intro)
-        in_list = is_item or (in_list and not line.strip())
-        if not is_item and line.strip():
+            list_intro, criteria = intro, None
+        in_list = is_item or (in_list and not first)
+        if not is_item and first:
             intro = line
         name, rank = None, 0
         if numbered:
@@ -226,18 +289,22 @@ def list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[Head]:
             depth = len(header.group("hashes"))
             header_counts[depth] = rank = header_counts.get(depth, 0) + 1
             name, bullets = _head_of(header.group("rest")), 0
-        elif line.strip():
+        elif first:
             bullets = 0  # prose between bullets ends their run
+        if name and is_item and criteria is None:
+            criteria = _lists_criteria(list_intro)
         if name and not (is_item and criteria):
             heads.append(Head(name, rank, original.strip()))
     return heads
 
 
+# Cached for the reason is_generic is: an execution's answers name the same brands and models.
+@lru_cache(maxsize=4096)
 def _strip_model(name: str) -> str:
     """"Roborock S8 Pro Ultra" -> "Roborock"; "石头G20" -> "石头"; "科沃斯机器人" -> "科沃斯"."""
     vocab = vocabulary()
     if _has_cjk(name):
-        stem = re.sub(r"[\sA-Za-z0-9+\-.]*\d[\sA-Za-z0-9+\-.]*$", "", name).strip() or name
+        stem = _MODEL_TAIL.sub("", name).strip() or name
         for suffix in vocab.category_suffixes:
             if stem.lower().endswith(suffix) and len(stem) - len(suffix) >= 2:
                 return stem[: -len(suffix)]
@@ -283,6 +350,15 @@ def _homes(keys: set[str]) -> dict[str, str]:
     return homes
 
 
+def _candidate(head: str, brands: Sequence[BrandSpec]) -> tuple[str, str] | None:
+    """(name, key) of the brand a head names, its model stripped; None for a tracked brand (or
+    its model), which is no discovery, and for a generic name."""
+    if find_mentions(normalize(head), brands):
+        return None
+    name = _strip_model(head)
+    return None if is_generic(name) else (name, normalize(name))
+
+
 def discover_brands(
     answers: Sequence[str], brands: Sequence[BrandSpec], *, top_n: int = TOP_N
 ) -> list[dict[str, object]]:
@@ -290,14 +366,17 @@ def discover_brands(
     brands' mention rate is measured on): most answers first, then best average rank."""
     per_answer: list[dict[str, Head]] = []
     names: dict[str, str] = {}
+    # head name -> its candidate: answers head their items with the same names, the tracked
+    # brands' most of all; kept for this call only, as the verdict depends on its brands
+    candidates: dict[str, tuple[str, str] | None] = {}
     for text in answers:
         found: dict[str, Head] = {}
         for head in list_heads(text or "", brands):
-            if find_mentions(normalize(head.name), brands):
-                continue  # a tracked brand (or its model): not a discovery
-            name = _strip_model(head.name)
-            key = normalize(name)
-            if not is_generic(name):
+            if head.name not in candidates:
+                candidates[head.name] = _candidate(head.name, brands)
+            candidate = candidates[head.name]
+            if candidate is not None:
+                name, key = candidate
                 found.setdefault(key, head)
                 names.setdefault(key, name)
         per_answer.append(found)
@@ -310,7 +389,9 @@ def discover_brands(
             if home in counted:  # "Tesla" and "Tesla Model Y" in one answer: one answer
                 continue
             counted.add(home)
-            tally = tallies.setdefault(home, _Tally(names[home], _example(head.line)))
+            tally = tallies.get(home)
+            if tally is None:  # the example is the first answer's line
+                tally = tallies[home] = _Tally(names[home], _example(head.line))
             tally.answers += 1
             tally.ranks.append(head.rank)
     total = len(answers)
