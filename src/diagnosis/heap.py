@@ -9,6 +9,8 @@ migrated, executions resumed); never collects on its own after that.
 
 import gc
 
+from diagnosis.analysis.warm import warm_up
+
 # (young, middle, old): a young collection every 10 000 net new containers instead of 700 keeps
 # each pause to a few milliseconds and the count per 1000 tasks to a handful; a full
 # collection then needs 1 000 000 of them (and CPython's own 25%-growth rule).
@@ -17,7 +19,9 @@ SERVICE_THRESHOLDS = (10_000, 10, 10)
 
 def freeze_startup_heap() -> None:
     """Collect start-up's garbage once, move every surviving object to the permanent
-    generation (never scanned again), then set the service's thresholds."""
+    generation (never scanned again), then set the service's thresholds. What the analysis
+    would build lazily in the first execution is built first, so it is frozen too."""
+    warm_up()
     gc.collect()
     gc.freeze()
     gc.set_threshold(*SERVICE_THRESHOLDS)

@@ -66,3 +66,21 @@ async def test_the_heap_is_frozen_after_migration_resume_and_the_monitors(
 
     # then exactly one freeze, after everything start-up builds
     assert steps == ["migrate", "resume", "monitors", "freeze"]
+
+
+def test_the_first_answer_after_start_up_builds_no_tables(default_collector: None) -> None:
+    # given a service whose start-up is done (the heap frozen)
+    from diagnosis.analysis import BrandSpec, analyze_answer
+    from diagnosis.heap import freeze_startup_heap
+
+    freeze_startup_heap()
+    # when its first answer with a URL is analysed
+    brands = [BrandSpec("蔚来", ("NIO",), is_own=True), BrandSpec("理想")]
+    gc.collect()
+    before = len(gc.get_objects())
+    kept = analyze_answer("1. **蔚来**：服务很好。\n参考：https://www.dongchedi.com/article/7",
+                          brands)
+    gc.collect()
+    # then what stays is its analysis and the brand list's matcher, not a suffix trie of
+    # ~17 000 objects or the lexicon's tables
+    assert kept["sources"] and len(gc.get_objects()) - before < 500
