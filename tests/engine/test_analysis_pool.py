@@ -1,6 +1,7 @@
 """Where answers are analysed (engine/analysis_pool.py): short ones on the loop, long ones in the
 worker processes, in a thread when there are none or the pool broke; the same analysis anywhere."""
 
+import asyncio
 import logging
 import os
 import signal
@@ -133,3 +134,16 @@ async def test_an_execution_of_long_answers_stores_the_analysis_made_in_the_proc
         expected = analyze_answer(LONG, brands, kinds=domain_kinds())
         assert [r.analysis for r in rows] == [expected] * 3
         assert engine.analyser.in_processes == 3
+
+
+def test_an_analyser_used_from_a_second_event_loop_starts_its_workers_again() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None)
+    expected = analyze_answer(LONG, BRANDS, kinds=domain_kinds())
+    try:
+        # given workers started in one loop that has since closed (asyncio.run returned)
+        assert asyncio.run(analyser.analyse(LONG, BRANDS)) == expected
+        # then a second loop gets a worker of its own, not the first loop's socket
+        assert asyncio.run(analyser.analyse(LONG, BRANDS)) == expected
+        assert (analyser.in_processes, analyser.in_threads) == (2, 0)
+    finally:
+        analyser.close()

@@ -141,8 +141,11 @@ class _Worker:
     def stop(self) -> None:
         """Close its socket (the worker ends at EOF) and make sure it does."""
         self.alive = False
-        self.writer.close()
-        self.reading.cancel()
+        try:
+            self.writer.close()
+            self.reading.cancel()
+        except RuntimeError:  # its loop is closed already (a worker left by an earlier loop)
+            pass
         self._end()
         if self.process.is_alive():
             self.process.terminate()
