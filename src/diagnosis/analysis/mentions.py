@@ -140,7 +140,7 @@ def find_mentions(text: str, brands: Sequence[BrandSpec]) -> list[Mention]:
         _candidates(text, brands), key=lambda m: (m.start - m.end, m.start, m.brand)
     )
     for mention in by_length:
-        if any(taken[mention.start : mention.end]):
+        if taken.find(1, mention.start, mention.end) != -1:  # any byte taken, without a copy
             continue
         taken[mention.start : mention.end] = b"\x01" * (mention.end - mention.start)
         chosen.append(mention)

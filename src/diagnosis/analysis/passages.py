@@ -133,7 +133,7 @@ def _attribute_clauses(
             if ordered[pointer].start >= clause[0]:
                 inside.append(ordered[pointer])
             pointer += 1
-        objects = _objects(text, clause, inside)
+        objects = _objects(text, clause, inside) if inside else set()
         subjects = {m.brand for m in inside if m not in objects}
         if subjects and _FILLER.fullmatch(_without_mentions(text, clause, inside)):
             pending |= subjects  # "蔚来，服务好": the name alone, then its clause
@@ -153,8 +153,15 @@ def _attribute_clauses(
     return current
 
 
+# Whether any of the words occurs in a sentence, in one scan instead of one `in` per word
+# (an alternation of the literals matches somewhere exactly when one of them is a substring;
+# the tuple is never empty, which would make the pattern match everything).
+_ZH_BACK_REFERENCE = re.compile("|".join(map(re.escape, lexicon.ZH_BACK_REFERENCES)))
+_EN_TOKEN = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
+
+
 def _refers_back(sentence: str) -> bool:
-    if any(word in sentence for word in lexicon.ZH_BACK_REFERENCES):
+    if _ZH_BACK_REFERENCE.search(sentence):
         return True
     if "其" in sentence and not all(
         any(word in sentence[max(0, i - 1) : i + 2] for word in lexicon.ZH_QI_NOT_REFERENCE)
@@ -162,7 +169,9 @@ def _refers_back(sentence: str) -> bool:
         if char == "其"
     ):
         return True
-    tokens = re.findall(r"[a-z0-9]+(?:['\-][a-z0-9]+)*", sentence.replace("’", "'"))
+    tokens = _EN_TOKEN.findall(sentence.replace("’", "'"))
+    if not tokens:  # most Chinese sentences: no token, no pair
+        return False
     pairs = {f"{a}-{b}" for a, b in pairwise(tokens)}
     return bool(lexicon.EN_BACK_REFERENCES & (set(tokens) | pairs))
 

@@ -195,8 +195,12 @@ def weighted_score(passage: str, memo: SentenceMemo | None = None) -> tuple[floa
 
 def verdict_of(passages: Sequence[str], *, memo: SentenceMemo | None = None) -> Verdict:
     """The rules: the strongest cue decides the stance, the weighted score the rest."""
+    # A brand's passages repeat when the answer does (the same sentence in its summary and its
+    # list): the cues are a union and each passage's score is the same every time, so each
+    # distinct passage is read once.
+    distinct = list(dict.fromkeys(passages))
     kinds = set[CueKind]()
-    for passage in passages:
+    for passage in distinct:
         kinds |= cues(passage)
     strongest = next((kind for kind in _PRIORITY if kind in kinds), None)
     if strongest == "balanced":
@@ -206,9 +210,10 @@ def verdict_of(passages: Sequence[str], *, memo: SentenceMemo | None = None) -> 
     if strongest == "recommend":
         return Verdict("positive", "recommended")
     # Only a hedge or no cue at all leaves the tone to the score: scored only then.
+    scored = {passage: weighted_score(passage, memo) for passage in distinct}
     score, evidence = 0.0, False
-    for passage in passages:
-        passage_score, has = weighted_score(passage, memo)
+    for passage in passages:  # summed in the passages' order, repeats included
+        passage_score, has = scored[passage]
         score, evidence = score + passage_score, evidence or has
     if strongest == "hedge":
         # A hedged suggestion is mildly positive unless the passage weighs against it.

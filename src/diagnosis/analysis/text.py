@@ -105,45 +105,60 @@ class Line(NamedTuple):  # a tuple, not a frozen dataclass: built for every line
     hashes: int = 0  # for headings
 
 
+# Line(...) runs NamedTuple's Python-level __new__ (defaults filled in Python); the line
+# classifier builds one per line of every answer, so it fills all seven fields itself.
+_new_line = tuple.__new__
+_NO_LEVEL = (9, 9)
+
+
 def classify(text: str, start: int, end: int) -> Line:
     """Classify the line text[start:end] (no newline)."""
-    raw = text[start:end]
-    expanded = raw.replace("\t", "    ")
+    return _classify(text[start:end], start, end)
+
+
+def _classify(raw: str, start: int, end: int) -> Line:
+    """`classify` of a line already sliced out: raw is text[start:end]."""
+    expanded = raw.replace("\t", "    ") if "\t" in raw else raw
     body = expanded.lstrip(" \u3000")
     indent = len(expanded) - len(body)
     body = body.rstrip()
-    if not body:
-        return Line(start, end, "rule")  # whitespace only: a blank line
-    if body.startswith("|") or ("|" in body and _TABLE_SEPARATOR.fullmatch(body)):
-        return Line(start, end, "table", indent)
-    if body.count("|") >= 2:
-        return Line(start, end, "table", indent)
-    header = _HEADER.match(body) if body[0] == "#" else None
+    if not body:  # whitespace only: a blank line
+        return _new_line(Line, (start, end, "rule", 0, _NO_LEVEL, None, 0))
+    first = body[0]
+    # A table row opens with "|", is a separator row, or holds two or more "|"; each needs one.
+    if "|" in body and (
+        first == "|" or _TABLE_SEPARATOR.fullmatch(body) or body.count("|") >= 2
+    ):
+        return _new_line(Line, (start, end, "table", indent, _NO_LEVEL, None, 0))
+    header = _HEADER.match(body) if first == "#" else None
     if header:
+        hashes = len(header.group(1))
         rest = _EMPHASIS.sub("", body[header.end() :], count=1).lstrip()
-        for _, pattern in _MARKERS[:4]:
+        for marker_level, pattern in marker_forms(rest[:1]):  # the forms rest can open
+            if marker_level == BULLET_LEVEL:  # a "### - x" heading is no item
+                break
             found = pattern.match(rest)
             if found:
-                hashes = len(header.group(1))
-                return Line(start, end, "item", 0, (0, hashes), _cjk_number(found.group(1)))
-        return Line(start, end, "heading", indent, hashes=len(header.group(1)))
-    if body[0] in "-*_" and _RULE.fullmatch(body):
-        return Line(start, end, "rule")
+                heading_number = _cjk_number(found.group(1))
+                return _new_line(Line, (start, end, "item", 0, (0, hashes), heading_number, 0))
+        return _new_line(Line, (start, end, "heading", indent, _NO_LEVEL, None, hashes))
+    if first in "-*_" and _RULE.fullmatch(body):
+        return _new_line(Line, (start, end, "rule", 0, _NO_LEVEL, None, 0))
     content = body[2:] if body.startswith(("**", "__")) else body
     for marker_level, pattern in marker_forms(content[:1]):  # none for most lines
         found = pattern.match(content)
         if found and found.end() < len(content):
             number = _cjk_number(found.group(1)) if found.groups() else None
-            return Line(start, end, "item", indent, (1, marker_level), number)
-    return Line(start, end, "text", indent)
+            return _new_line(Line, (start, end, "item", indent, (1, marker_level), number, 0))
+    return _new_line(Line, (start, end, "text", indent, _NO_LEVEL, None, 0))
 
 
 def split_lines(text: str) -> list[Line]:
     lines: list[Line] = []
     pos = 0
     for chunk in text.splitlines(keepends=True):
-        stripped = chunk.rstrip("\r\n")
-        lines.append(classify(text, pos, pos + len(stripped)))
+        stripped = chunk.rstrip("\r\n")  # text[pos : pos + len(stripped)]: no second slice
+        lines.append(_classify(stripped, pos, pos + len(stripped)))
         pos += len(chunk)
     return lines
 
