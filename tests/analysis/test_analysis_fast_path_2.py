@@ -2,8 +2,9 @@
 
 Each shortcut (lines classified without NamedTuple's Python constructor or a second slice, a
 heading tried only against the marker forms its first character opens, a brand's repeated
-passages read once, back references found in one scan, taken characters checked without a copy)
-is checked against a copy of the definition it replaces, on inputs chosen to break it; no timings.
+passages read once, back references found in one scan, taken characters checked without a copy,
+a one-brand unit's yardsticks found once, a one-brand spelling's mention appended directly) is
+checked against a copy of the definition it replaces, on inputs chosen to break it; no timings.
 """
 
 import random
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from diagnosis.analysis import BrandSpec, lexicon, mentions, passages, stance
 from diagnosis.analysis import text as layout_text
+from diagnosis.analysis.rank import ItemLocator
 from diagnosis.analysis.stance import CueKind, SentenceMemo, Verdict
 from diagnosis.analysis.text import (
     _EMPHASIS,
@@ -245,3 +247,97 @@ def test_the_layout_of_bench_and_shuffled_answers_is_what_the_first_classifier_g
     for answer in answers:
         normalized = normalize(answer)
         assert layout_text.split_lines(normalized) == _reference_split_lines(normalized)
+
+
+def test_a_spelling_two_brands_share_is_a_candidate_of_each() -> None:
+    brands = [BrandSpec("理想", ("li",)), BrandSpec("理想汽车", ("理想",)), BrandSpec("小鹏")]
+    found = mentions._candidates("我选理想和小鹏", brands)
+    assert sorted(found) == [(0, 2, 4), (1, 2, 4), (2, 5, 7)]
+
+
+# --- passages: a one-brand unit's yardsticks found once -------------------------------------
+
+
+def _reference_brand_passages(
+    text: str, layout: layout_text.Layout, found: Sequence[mentions.Mention]
+) -> dict[int, list[str]]:
+    """brand_passages as first written: the sentence loop finds its sentences' yardsticks."""
+    sentences = [
+        (paragraph, sentence)
+        for paragraph in layout.prose
+        for sentence in passages._pieces(paragraph[0], paragraph[1], text, passages._SENTENCE_END)
+    ]
+    rows = passages._Spans(layout.table_rows)
+    prose_sentences = passages._Spans([s for _, s in sentences])
+    locator = ItemLocator(layout, found)
+    units: dict[passages.Span, list[mentions.Mention]] = {}
+    headed: set[passages.Span] = set()
+    for mention in found:
+        hit = locator.locate(mention)
+        unit = (hit.start, hit.end) if hit else rows.holding(mention.start)
+        if unit:
+            headed.add(unit)
+        unit = unit or prose_sentences.holding(mention.start)
+        units.setdefault(unit or (mention.start, mention.end), []).append(mention)
+    out: dict[int, list[str]] = {}
+    last_clause: dict[passages.Span, set[int]] = {}
+    for unit, inside in units.items():
+        owner = passages._owner(text, unit, inside) if unit in headed else None
+        if owner is not None:
+            out.setdefault(owner, []).append(text[unit[0] : unit[1]])
+        elif len({m.brand for m in inside}) == 1:
+            if passages._objects(text, unit, inside) != set(inside):
+                out.setdefault(inside[0].brand, []).append(text[unit[0] : unit[1]])
+        else:
+            last_clause[unit] = passages._attribute_clauses(text, unit, inside, out)
+    last: set[int] = set()
+    section: set[int] = set()
+    previous_paragraph = None
+    for paragraph, sentence in sentences:
+        if paragraph != previous_paragraph:
+            last, previous_paragraph = set(), paragraph
+        named = units.get(sentence)
+        heading = text.startswith("#", sentence[0])
+        if heading:
+            brands_here = {m.brand for m in named or ()}
+            section = brands_here if len(brands_here) == 1 else set()
+        if named and passages._objects(text, sentence, named) == set(named):
+            named = None
+        if named:
+            brands = {m.brand for m in named}
+            last = brands if len(brands) == 1 else last_clause.get(sentence, brands)
+        elif last and passages._refers_back(text[sentence[0] : sentence[1]]):
+            for brand in last:
+                out.setdefault(brand, []).append(text[sentence[0] : sentence[1]])
+        elif section and not heading:
+            for brand in section:
+                out.setdefault(brand, []).append(text[sentence[0] : sentence[1]])
+    return out
+
+
+_PROSE_PIECES = st.sampled_from(
+    [
+        "蔚来", "理想", "小鹏", "nio", "它", "it ", "其实", "其", "比理想", "与蔚来、理想相比",
+        "than nio", "更好", "很差", "服务好", ",", "。", ". ", "\n", "\n\n", "### ", "1. ", "- ",
+        "| 蔚来 | 好 |", ":", "但是", "however ", "和", "、", "不推荐",
+    ]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_PROSE_PIECES, max_size=18).map("".join))
+def test_passages_with_yardsticks_found_once_are_the_passages_found_twice(answer: str) -> None:
+    normalized = normalize(answer)
+    layout = layout_text.parse_layout(normalized)
+    found = mentions.find_mentions(normalized, _BRANDS)
+    expected = _reference_brand_passages(normalized, layout, found)
+    assert passages.brand_passages(normalized, layout, found) == expected
+
+
+def test_passages_of_the_bench_answers_are_the_passages_found_twice() -> None:
+    for answer in (LONG_ANSWER, SHORT_ANSWER, long_answer(8000)):
+        normalized = normalize(answer)
+        layout = layout_text.parse_layout(normalized)
+        found = mentions.find_mentions(normalized, _BRANDS)
+        expected = _reference_brand_passages(normalized, layout, found)
+        assert passages.brand_passages(normalized, layout, found) == expected

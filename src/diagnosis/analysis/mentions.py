@@ -124,7 +124,10 @@ def _candidates(text: str, brands: Sequence[BrandSpec]) -> list[Mention]:
                 continue
             if right and end < size and _WORD_CHAR.match(text, end):
                 continue
-            found.extend(Mention(index, start, end) for index in indexes)
+            if len(indexes) == 1:  # most spellings name one brand: no generator for them
+                found.append(Mention(indexes[0], start, end))
+            else:
+                found.extend(Mention(index, start, end) for index in indexes)
     for index, pattern in matcher.patterns:
         found.extend(Mention(index, m.start(), m.end()) for m in pattern.finditer(text))
     return found

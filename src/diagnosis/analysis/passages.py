@@ -223,12 +223,16 @@ def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> di
 
     out: dict[int, list[str]] = {}
     last_clause: dict[Span, set[int]] = {}  # per shared unit: the brands a following 它 means
+    # A one-brand unit's yardsticks, found once: the sentence loop below asks again of the
+    # sentences that are such units (a pure function of the unit and its mentions).
+    unit_objects: dict[Span, set[Mention]] = {}
     for unit, inside in units.items():
         owner = _owner(text, unit, inside) if unit in headed else None
         if owner is not None:  # the others are named inside its item: yardsticks, mostly
             out.setdefault(owner, []).append(text[unit[0] : unit[1]])
         elif len({m.brand for m in inside}) == 1:
-            if _objects(text, unit, inside) != set(inside):  # not only "比小米更好"
+            unit_objects[unit] = _objects(text, unit, inside)
+            if unit_objects[unit] != set(inside):  # not only "比小米更好"
                 out.setdefault(inside[0].brand, []).append(text[unit[0] : unit[1]])
         else:
             last_clause[unit] = _attribute_clauses(text, unit, inside, out)
@@ -246,8 +250,12 @@ def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> di
         if heading:
             brands_here = {m.brand for m in named or ()}
             section = brands_here if len(brands_here) == 1 else set()
-        if named and _objects(text, sentence, named) == set(named):
-            named = None  # "它比小米的机型更好": 它 is the previous brand, 小米 a yardstick
+        if named:
+            objects = unit_objects.get(sentence)
+            if objects is None:
+                objects = _objects(text, sentence, named)
+            if objects == set(named):
+                named = None  # "它比小米的机型更好": 它 is the previous brand, 小米 a yardstick
         if named:
             brands = {m.brand for m in named}
             last = brands if len(brands) == 1 else last_clause.get(sentence, brands)
