@@ -3,8 +3,9 @@
 Each shortcut (lines classified without NamedTuple's Python constructor or a second slice, a
 heading tried only against the marker forms its first character opens, a brand's repeated
 passages read once, back references found in one scan, taken characters checked without a copy,
-a one-brand unit's yardsticks found once, a one-brand spelling's mention appended directly) is
-checked against a copy of the definition it replaces, on inputs chosen to break it; no timings.
+a one-brand unit's yardsticks found once, a one-brand spelling's mention appended directly,
+blank pieces dropped as they are cut) is checked against a copy of the definition it replaces,
+on inputs chosen to break it; no timings.
 """
 
 import random
@@ -341,3 +342,26 @@ def test_passages_of_the_bench_answers_are_the_passages_found_twice() -> None:
         found = mentions.find_mentions(normalized, _BRANDS)
         expected = _reference_brand_passages(normalized, layout, found)
         assert passages.brand_passages(normalized, layout, found) == expected
+
+
+def _reference_pieces(
+    start: int, end: int, text: str, pattern: re.Pattern[str]
+) -> list[passages.Span]:
+    spans, cursor = [], start
+    for found in pattern.finditer(text, start, end):
+        if found.start() > cursor:
+            spans.append((cursor, found.start()))
+        cursor = found.end()
+    if cursor < end:
+        spans.append((cursor, end))
+    return [span for span in spans if text[span[0] : span[1]].strip()]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_PROSE_PIECES, max_size=18).map("".join), st.integers(0, 30), st.integers(0, 90))
+def test_pieces_cut_without_blanks_are_the_pieces_filtered_afterwards(
+    text: str, start: int, end: int
+) -> None:
+    for pattern in (passages._SENTENCE_END, passages._CLAUSE_PUNCTUATION, re.compile(" ")):
+        expected = _reference_pieces(start, end, text, pattern)
+        assert passages._pieces(start, end, text, pattern) == expected

@@ -57,13 +57,14 @@ _FILLER = re.compile(r"(?:[\s\W_]|和|与|及|或|以及|and|or|the)*")
 
 def _pieces(start: int, end: int, text: str, pattern: re.Pattern[str]) -> list[Span]:
     spans, cursor = [], start
-    for found in pattern.finditer(text, start, end):
-        if found.start() > cursor:
-            spans.append((cursor, found.start()))
+    for found in pattern.finditer(text, start, end):  # blank pieces dropped as they are cut
+        separator = found.start()
+        if separator > cursor and text[cursor:separator].strip():
+            spans.append((cursor, separator))
         cursor = found.end()
-    if cursor < end:
+    if cursor < end and text[cursor:end].strip():
         spans.append((cursor, end))
-    return [span for span in spans if text[span[0] : span[1]].strip()]
+    return spans
 
 
 def _clauses(start: int, end: int, text: str) -> list[Span]:
