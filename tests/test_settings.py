@@ -1,5 +1,7 @@
 """Settings (SPEC 9): every default, the DIAGNOSIS_ prefix, and a .env file."""
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -40,3 +42,22 @@ def test_the_queue_runner_refuses_to_start_without_redis_or_a_shared_secret() ->
         Settings(runner="queue")
     with pytest.raises(ValueError, match="DIAGNOSIS_STREAM_TOKEN_SECRET"):
         Settings(runner="queue", redis_url="redis://127.0.0.1:6379/0")
+
+
+def test_analysis_processes_default_to_the_cores_less_one_and_refuse_a_negative(
+    monkeypatch, tmp_path,
+) -> None:
+    from diagnosis.engine.analysis_pool import default_processes
+    from diagnosis.engine.service import Engine
+    from diagnosis.providers.registry import PlatformRegistry
+
+    monkeypatch.chdir(tmp_path)
+    # unset: the engine sizes its analysis processes to the cores it may run on, less one
+    engine = Engine(Settings(), repository=None, registry=PlatformRegistry({}))
+    cores = len(os.sched_getaffinity(0))
+    assert engine.analyser.processes == default_processes() == max(1, cores - 1)
+    monkeypatch.setenv("DIAGNOSIS_ANALYSIS_PROCESSES", "0")
+    assert Engine(Settings(), None, PlatformRegistry({})).analyser.processes == 0
+    monkeypatch.setenv("DIAGNOSIS_ANALYSIS_PROCESSES", "-1")
+    with pytest.raises(ValidationError, match="analysis_processes"):
+        Settings()

@@ -147,3 +147,17 @@ def test_an_analyser_used_from_a_second_event_loop_starts_its_workers_again() ->
         assert (analyser.in_processes, analyser.in_threads) == (2, 0)
     finally:
         analyser.close()
+
+
+async def test_closing_the_engine_ends_its_analysis_processes(make_engine, fake_openai) -> None:
+    fake_openai.default("p", ok(LONG))
+    before = _children()
+    async with make_engine([fake_platform("p", fake_openai.base_url)],
+                           analysis_processes=1) as engine:
+        record = await engine.create(request(["p"], questions=["q1"]))
+        await engine.runner.wait(record.execution_id)
+        assert engine.analyser.in_processes == 1
+        workers = _workers(_children() - before)
+        assert len(workers) == 1
+    # the fork server may stay for the next engine of this process; the worker does not
+    await eventually(lambda: not set(workers) & _children())
