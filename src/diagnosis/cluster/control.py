@@ -13,6 +13,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from diagnosis.cluster.loops import raise_if_cancelling
 from diagnosis.engine.executor import StopReason
 
 log = logging.getLogger("diagnosis.cluster.control")
@@ -70,6 +71,7 @@ class StopRequests:
     async def _listen(self, on_stop: OnStop) -> None:
         delay = RECONNECT_BACKOFF_S[0]
         while True:
+            raise_if_cancelling()
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
@@ -77,6 +79,7 @@ class StopRequests:
                 async for message in pubsub.listen():
                     self._dispatch(message.get("data"), on_stop)
             except RedisError as exc:
+                raise_if_cancelling()
                 log.warning("stop requests: connection lost (%s); reconnecting in %.1f s",
                             type(exc).__name__, delay)
             finally:

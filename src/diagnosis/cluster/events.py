@@ -15,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from diagnosis.cluster.loops import raise_if_cancelling
 from diagnosis.engine.broker import Batch, EventBroker, Subscription
 
 log = logging.getLogger("diagnosis.cluster.events")
@@ -153,6 +154,7 @@ class RedisBroker:
 
     async def _publish_loop(self) -> None:
         while True:
+            raise_if_cancelling()
             messages = [await self._outbox.get()]
             while len(messages) < PIPELINE_MAX and not self._outbox.empty():
                 messages.append(self._outbox.get_nowait())
@@ -183,6 +185,7 @@ class RedisBroker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis down, hung or refusing: the streams re-read the DB
+            raise_if_cancelling()
             self.dropped += len(encoded)
             log.warning("event publish failed, batches dropped count=%d error=%s",
                         len(encoded), type(exc).__name__)
@@ -199,12 +202,14 @@ class RedisBroker:
         first, cap = RECONNECT_BACKOFF_S
         delay = first
         while True:
+            raise_if_cancelling()
             try:
                 await self._listen_once()
                 error = "subscription ended"
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # disconnects, restarts: reconnect below
+                raise_if_cancelling()
                 error = type(exc).__name__
             if self._listening:  # it had been subscribed: a fresh loss starts the backoff over
                 delay = first

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from redis.exceptions import LockError, RedisError
 
+from diagnosis.cluster.loops import raise_if_cancelling
+
 log = logging.getLogger("diagnosis.cluster.leader")
 
 # Begin leading; returns how to stop.
@@ -25,16 +27,19 @@ class Leadership:
         self._lead = lead
         self._task: asyncio.Task[None] | None = None
         self._stop: Callable[[], Awaitable[None]] | None = None
+        self._closing = False  # checked by the loop too: a cancel alone once did not end it
 
     @property
     def leading(self) -> bool:
         return self._stop is not None
 
     async def start(self) -> None:
+        self._closing = False
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="leadership")
 
     async def aclose(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -45,7 +50,8 @@ class Leadership:
 
     async def _loop(self) -> None:
         every = self._ttl_s / 3
-        while True:
+        while not self._closing:
+            raise_if_cancelling()
             try:
                 if self._stop is None:
                     if await self._lock.acquire(blocking=False):
@@ -54,6 +60,7 @@ class Leadership:
                 else:
                     await self._lock.reacquire()
             except (LockError, RedisError) as exc:
+                raise_if_cancelling()
                 if self._stop is not None:
                     log.error("lost the lead of %s (%s): stepping down", self._lock.name,
                               type(exc).__name__)

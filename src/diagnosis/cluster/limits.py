@@ -27,6 +27,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
+from diagnosis.cluster.loops import raise_if_cancelling
 from diagnosis.engine.errors import RateLimited
 from diagnosis.engine.gates import PlatformGate
 
@@ -126,6 +127,7 @@ class RedisPlatformGate:
         failures = 0
         limiter = self._gates._rpm_limiter
         while True:
+            raise_if_cancelling()
             try:
                 if await limiter.hit(self._rpm_item, self.platform_id):
                     return
@@ -134,6 +136,7 @@ class RedisPlatformGate:
                 # Room already (an entry left between the two calls): try again at once.
                 delay = _until(stats.reset_time) if stats.remaining <= 0 else _MIN_WAIT_S
             except RedisError as exc:
+                raise_if_cancelling()
                 failures += 1
                 delay = _redis_fault("rpm window", self.platform_id, exc, failures)
             # Jitter: the waiters refused by one full window do not all wake at the same instant.
@@ -148,6 +151,7 @@ class RedisPlatformGate:
     async def _sweep_until_won(self) -> Lock:
         failures = 0
         while True:
+            raise_if_cancelling()
             sweep = asyncio.ensure_future(self._sweep())
             try:
                 # Shielded: a SET that lands after this waiter is cancelled still takes a slot.
@@ -156,6 +160,7 @@ class RedisPlatformGate:
                 self._gates._release_if_won(sweep)
                 raise
             except RedisError as exc:
+                raise_if_cancelling()
                 failures += 1
                 await asyncio.sleep(_redis_fault("slot leases", self.platform_id, exc, failures))
                 continue
@@ -301,6 +306,7 @@ class RedisPlatformGates:
         period = self.lease_ttl_s / 3
         while True:
             await asyncio.sleep(period)
+            raise_if_cancelling()
             held = list(self._held)
             if held:
                 await asyncio.gather(*(self._renew(lease, timeout_s=period) for lease in held))
@@ -317,6 +323,7 @@ class RedisPlatformGates:
                     lease.name,
                 )
         except (RedisError, TimeoutError) as exc:
+            raise_if_cancelling()
             log.warning(
                 "could not renew slot lease %s (%s); retrying", lease.name, type(exc).__name__
             )

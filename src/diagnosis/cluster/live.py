@@ -15,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from diagnosis.cluster.loops import raise_if_cancelling
 from diagnosis.constants import ExecutionStatus
 from diagnosis.engine.cache import LiveExecution, MirroredLive
 
@@ -202,6 +203,7 @@ class RedisLiveMirror:
         next_pass = time.monotonic()  # the first change after a quiet spell is written at once
         next_keepalive = next_pass + self._keepalive_s
         while True:
+            raise_if_cancelling()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, next_keepalive - time.monotonic())):
                     await self._wake.wait()

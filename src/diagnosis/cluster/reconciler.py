@@ -14,6 +14,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from saq import Queue, Status
 
+from diagnosis.cluster.loops import raise_if_cancelling
 from diagnosis.cluster.queue import enqueue
 
 log = logging.getLogger("diagnosis.cluster.reconciler")
@@ -75,11 +76,14 @@ class Reconciler:
 
     async def _loop(self) -> None:
         while True:
+            raise_if_cancelling()
             try:
                 await self.run_once()
             except RedisError as exc:
+                raise_if_cancelling()
                 log.warning("reconciler: Redis unavailable (%s); next pass in %.0f s",
                             type(exc).__name__, self._interval_s)
             except Exception:  # the database may be down too: try again next time
+                raise_if_cancelling()
                 log.exception("reconciler pass failed")
             await asyncio.sleep(self._interval_s)
