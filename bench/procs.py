@@ -53,16 +53,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
 
 
+def parent_of(pid: int) -> int:
+    """The parent pid of `pid`, from /proc/<pid>/stat (raises OSError once it is gone)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (the server's fork server and analysis workers)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = parent_of(int(entry.name))
             except OSError:  # gone meanwhile
                 continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
     found: set[int] = set()
     frontier = {pid}
     while frontier:

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from bench.answers import long_answer
-from bench.procs import descendants
+from bench.procs import descendants, parent_of
 
 from diagnosis.analysis import BrandSpec, analyze_answer
 from diagnosis.analysis.domains import domain_kinds
@@ -31,9 +31,7 @@ def _children() -> set[int]:
 
 def _workers(new: set[int]) -> list[int]:
     """Of `new` processes, the pool's workers: the fork server's children, not ours."""
-    return [pid for pid in new
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-            != str(os.getpid())]
+    return [pid for pid in new if parent_of(pid) != os.getpid()]
 
 
 async def test_a_long_answer_is_analysed_in_a_worker_process_exactly_as_inline() -> None:

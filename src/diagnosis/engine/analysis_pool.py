@@ -151,6 +151,10 @@ class _Worker:
             self.process.terminate()
 
 
+def _load(worker: _Worker) -> int:
+    return len(worker.waiting)
+
+
 class AnswerAnalyser:
     """`await analyser.analyse(text, brands, citations)`: the analysis of one answer."""
 
@@ -198,23 +202,23 @@ class AnswerAnalyser:
             self._stop_all()
             self._loop, self._starting = loop, asyncio.Lock()
         assert self._starting is not None
-        for worker in [w for w in self._workers if not w.alive]:  # ended while idle
-            self._died(worker)
-        live = [w for w in self._workers if w.alive]
-        idle = [w for w in live if not w.waiting]
-        if idle or len(live) >= self.processes:
-            return min(idle or live, key=lambda w: len(w.waiting))
+        live = self._live()
+        if len(live) >= self.processes or any(not w.waiting for w in live):
+            return min(live, key=_load)
         async with self._starting:
-            if len([w for w in self._workers if w.alive]) < self.processes and not self._off:
+            if len(self._live()) < self.processes and not self._off:
                 try:
                     self._workers.append(await self._spawn())
                 except Exception:
-                    log.exception("analysis process could not start; long answers are "
-                                  "analysed in threads from now on")
-                    self._off = True
-                    return None
-        live = [w for w in self._workers if w.alive]
-        return min(live, key=lambda w: len(w.waiting)) if live else None
+                    self._give_up(exc_info=True)
+        live = self._live()
+        return min(live, key=_load) if live else None
+
+    def _live(self) -> list[_Worker]:
+        """The workers, those that ended while idle dealt with first."""
+        for worker in [w for w in self._workers if not w.alive]:
+            self._died(worker)
+        return self._workers
 
     async def _spawn(self) -> _Worker:
         ours, theirs = socket.socketpair()
@@ -240,10 +244,13 @@ class AnswerAnalyser:
                 log.warning("analysis process ended pid=%s; another starts for the next answer",
                             worker.process.pid)
             else:
-                log.error("analysis process could not start; long answers are analysed in "
-                          "threads from now on")
-                self._off = True
+                self._give_up()
         worker.stop()
+
+    def _give_up(self, *, exc_info: bool = False) -> None:
+        log.error("analysis process could not start; long answers are analysed in threads "
+                  "from now on", exc_info=exc_info)
+        self._off = True
 
     def _stop_all(self) -> None:
         workers, self._workers = self._workers, []
