@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,bench,postgres]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The per-answer analysis compiled by mypyc (src/diagnosis/analysis/native.py), rebuilt when an
+# analysis source changes; a failed build prints one line and the analysis runs as Python.
+NATIVE := src/diagnosis/analysis/_native/manifest.json
+$(NATIVE): $(STAMP) $(wildcard src/diagnosis/analysis/*.py) scripts/build_native.py
+	$(BIN)/python scripts/build_native.py
+
+install: $(STAMP) $(NATIVE)
 
 run: install
 	$(BIN)/diagnosis serve --host $(HOST) --port $(PORT)
@@ -54,4 +60,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts src/diagnosis/analysis/_native

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +24,8 @@ from diagnosis.analysis.schemas import BrandSpec
 SourceKind = Literal["own", "competitor", "ugc", "editorial", "ecommerce", "encyclopedia", "other"]
 TABLE_KINDS: tuple[str, ...] = ("ugc", "editorial", "ecommerce", "encyclopedia")
 SOURCE_KINDS: tuple[str, ...] = ("own", "competitor", *TABLE_KINDS, "other")
-DEFAULT_TABLE = Path(__file__).with_name("domain_kinds.json")
+# Through the package, not __file__: the compiled module's __file__ is not the source's (native.py).
+DEFAULT_TABLE = Path(str(files("diagnosis.analysis").joinpath("domain_kinds.json")))
 
 # suffix_list_urls=() and cache_dir=None: the snapshot shipped inside the package, no fetch, no
 # cache file written anywhere. ICANN suffixes only: a-brand.github.io counts as github.io.

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
 from typing import Literal
 
 import ahocorasick_rs
@@ -35,7 +35,8 @@ class Verdict:
 
 
 def _load_cues() -> dict[str, dict[str, list[str]]]:
-    data = json.loads(Path(__file__).with_name("stance_cues.json").read_text(encoding="utf-8"))
+    data = json.loads(files("diagnosis.analysis").joinpath("stance_cues.json")
+                      .read_text(encoding="utf-8"))
     return {lang: data[lang] for lang in ("zh", "en")}
 
 

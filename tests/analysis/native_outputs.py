@@ -1,0 +1,30 @@
+"""Run by tests/analysis/test_native.py in a subprocess: the analysis of each answer of a corpus,
+under this process's DIAGNOSIS_NATIVE_ANALYSIS (the compiled build or the Python source).
+
+Reads [{"text", "brands": [{"name", "aliases", "is_own", "domains"}], "citations"}] as JSON on
+stdin; writes {"native": bool, "files": {module: file}, "outputs": [analysis, ...]} on stdout.
+"""
+
+import json
+import sys
+
+import diagnosis.analysis
+from diagnosis.analysis import BrandSpec, analyze_answer
+from diagnosis.analysis.native import COMPILED
+
+
+def main() -> None:
+    corpus = json.load(sys.stdin)
+    outputs = []
+    for case in corpus:
+        brands = [BrandSpec(b["name"], tuple(b["aliases"]), b["is_own"], tuple(b["domains"]))
+                  for b in case["brands"]]
+        outputs.append(analyze_answer(case["text"], brands, citations=case["citations"]))
+    files = {name: sys.modules[f"diagnosis.analysis.{name}"].__file__ for name in COMPILED
+             if f"diagnosis.analysis.{name}" in sys.modules}
+    json.dump({"native": diagnosis.analysis.NATIVE, "files": files, "outputs": outputs},
+              sys.stdout, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
