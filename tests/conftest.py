@@ -4,7 +4,7 @@ import os
 # tests/analysis/test_native.py compares the compiled build's outputs with the source's.
 os.environ.setdefault("DIAGNOSIS_NATIVE_ANALYSIS", "0")
 
-import pytest  # noqa: E402
+import pytest
 
 # tests.databases: the `make_database_url` factory, on SQLite and PostgreSQL (parametrized);
 # tests.redis_service: `redis_space` (a key prefix of its own on the real Redis).

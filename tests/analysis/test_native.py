@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from bench.answers import LONG_ANSWER, SHORT_ANSWER
+
 from diagnosis.analysis import native
 
 DATA = Path(__file__).resolve().parents[1] / "data"
