@@ -2,7 +2,8 @@
 under this process's DIAGNOSIS_NATIVE_ANALYSIS (the compiled build or the Python source).
 
 Reads [{"text", "brands": [{"name", "aliases", "is_own", "domains"}], "citations"}] as JSON on
-stdin; writes {"native": bool, "files": {module: file}, "outputs": [analysis, ...]} on stdout.
+stdin. Writes {"native": bool, "files": {module: file}, "outputs": [...]} on stdout: each
+answer's analysis followed by its `discover_brands`, then one `discover_brands` over all.
 """
 
 import json
@@ -10,16 +11,22 @@ import sys
 
 import diagnosis.analysis
 from diagnosis.analysis import BrandSpec, analyze_answer
+from diagnosis.analysis.discovery import discover_brands
 from diagnosis.analysis.native import COMPILED
 
 
 def main() -> None:
     corpus = json.load(sys.stdin)
-    outputs = []
+    outputs: list[object] = []
     for case in corpus:
         brands = [BrandSpec(b["name"], tuple(b["aliases"]), b["is_own"], tuple(b["domains"]))
                   for b in case["brands"]]
         outputs.append(analyze_answer(case["text"], brands, citations=case["citations"]))
+        outputs.append(discover_brands([case["text"]], brands))
+    # the report's discovery over many answers at once, for the first case's brands
+    first = [BrandSpec(b["name"], tuple(b["aliases"]), b["is_own"], tuple(b["domains"]))
+             for b in corpus[0]["brands"]]
+    outputs.append(discover_brands([case["text"] for case in corpus], first, top_n=50))
     files = {name: sys.modules[f"diagnosis.analysis.{name}"].__file__ for name in COMPILED
              if f"diagnosis.analysis.{name}" in sys.modules}
     json.dump({"native": diagnosis.analysis.NATIVE, "files": files, "outputs": outputs},

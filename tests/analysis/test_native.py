@@ -85,12 +85,17 @@ def test_the_compiled_analysis_gives_what_the_python_source_gives() -> None:
     assert sorted(compiled["files"]) == sorted(native.COMPILED)
     assert all(not f.endswith(".py") for f in compiled["files"].values())
     assert all(f.endswith(".py") for f in source["files"].values())
-    # every answer analysed alike, mentions (rank, tone, stance, count) and sources
-    assert len(compiled["outputs"]) == len(corpus)
+    # every answer analysed alike (mentions with rank, tone, stance, count; sources) and the
+    # report's discovered brands alike, answer by answer and over all
+    assert len(compiled["outputs"]) == 2 * len(corpus) + 1
     differing = [i for i, (a, b) in enumerate(zip(compiled["outputs"], source["outputs"],
                                                    strict=True)) if a != b]
-    assert not differing, f"{len(differing)} answers differ, first: {corpus[differing[0]]}"
-    assert sum(bool(out["mentions"]) for out in source["outputs"]) > len(corpus) // 2
+    assert not differing, (f"{len(differing)} outputs differ, first: "
+                           f"{corpus[min(differing[0] // 2, len(corpus) - 1)]}")
+    analyses, discovered = source["outputs"][:-1:2], source["outputs"][1:-1:2]
+    assert sum(bool(out["mentions"]) for out in analyses) > len(corpus) // 2
+    assert sum(bool(out) for out in discovered) > len(corpus) // 4
+    assert len(source["outputs"][-1]) > 10
 
 
 def _build(tmp_path: Path, modules: tuple[str, ...] = ("text", "rank")) -> tuple[Path, Path]:

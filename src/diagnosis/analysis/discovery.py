@@ -14,13 +14,15 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from diagnosis.analysis.mentions import find_mentions
 from diagnosis.analysis.schemas import BrandSpec
 from diagnosis.analysis.text import _FULL_WIDTH, normalize
 
-STOPLIST = Path(__file__).with_name("discovery_stoplist.json")
+# Through the package, not __file__: the compiled module's __file__ is not the source's (native.py).
+STOPLIST = Path(str(files("diagnosis.analysis").joinpath("discovery_stoplist.json")))
 TOP_N = 10
 EXAMPLE_CHARS = 120
 RATE_DIGITS = 4

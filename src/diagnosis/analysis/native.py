@@ -33,8 +33,10 @@ NATIVE_DIR = HERE / "_native"
 MANIFEST = "manifest.json"
 GROUP = "diagnosis.analysis._native"  # the shared library: _native__mypyc.<suffix>
 ENV = "DIAGNOSIS_NATIVE_ANALYSIS"
+# Not the report's modules with pydantic models (metrics, report, report_*): mypyc cannot
+# compile those class bodies (mypy 2.4); discovery is the report's costly per-answer part.
 COMPILED = (
-    "domains", "extract", "lexicon", "mentions", "passages", "rank", "sentiment",
+    "discovery", "domains", "extract", "lexicon", "mentions", "passages", "rank", "sentiment",
     "sources", "stance", "text",
 )
 _OFF = {"0", "false", "no", "off"}
@@ -92,6 +94,7 @@ def build(native_dir: Path = NATIVE_DIR, sources: Path = HERE) -> None:
         os.chdir(src_root)
         try:
             paths = [str(Path("diagnosis", "analysis", f"{name}.py")) for name in COMPILED]
+            paths.append(f"--cache-dir={Path(scratch, 'mypy')}")  # mypy options go here too
             extensions = mypycify(paths, opt_level="3", group_name=GROUP,
                                   target_dir=str(Path(scratch, "c")))
             distribution = Distribution({"name": "diagnosis-native", "ext_modules": extensions})
