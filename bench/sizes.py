@@ -50,7 +50,7 @@ FULL = Sizes(
     finished_executions=100, finished_tasks_each=10, running_executions=20, running_questions=20,
     running_samples=10, running_concurrency=4, load_requests=2000, load_concurrency=32,
     load_rounds=4, load_low_concurrency=4, sse_subscribers=1000, sse_tasks=36, sse_concurrency=8,
-    cpu_tasks=1000, cpu_concurrency=16, cpu_repeats=3, cpu_poll_s=0.05,
+    cpu_tasks=1000, cpu_concurrency=16, cpu_repeats=5, cpu_poll_s=0.05,
     cluster_executions=10, cluster_tasks_each=200, cluster_workers=(1, 3),
     cluster_sse_subscribers=1000, cluster_sse_tasks=36,
 )
