@@ -142,3 +142,11 @@ def test_a_build_that_does_not_match_its_sources_is_never_used(
     path = [str(sources)]
     assert not native.enable(path, built, sources)
     assert path == [str(sources)]
+
+
+def test_the_start_up_log_says_which_analysis_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(native.ENV, raising=False)
+    assert native.describe(True) == "compiled (mypyc)"
+    assert "make install" in native.describe(False)
+    monkeypatch.setenv(native.ENV, "off")
+    assert native.describe(False) == "Python (DIAGNOSIS_NATIVE_ANALYSIS=0)"

@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from bench.answers import long_answer
 from bench.procs import descendants, parent_of
 
@@ -159,3 +160,15 @@ async def test_closing_the_engine_ends_its_analysis_processes(make_engine, fake_
         assert len(workers) == 1
     # the fork server may stay for the next engine of this process; the worker does not
     await eventually(lambda: not set(workers) & _children())
+
+
+def test_an_analyser_logs_which_analysis_runs_and_where(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="diagnosis.engine.analysis")
+    AnswerAnalyser(processes=2, kinds_file=None).close()
+    AnswerAnalyser(processes=0, kinds_file=None).close()
+    # the suite runs the Python (tests/conftest.py)
+    assert [r.getMessage() for r in caplog.records] == [
+        "analysis: Python (DIAGNOSIS_NATIVE_ANALYSIS=0); answers over 1000 characters in 2 "
+        "worker process(es)",
+        "analysis: Python (DIAGNOSIS_NATIVE_ANALYSIS=0); answers over 1000 characters in a thread",
+    ]

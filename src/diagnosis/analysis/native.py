@@ -72,6 +72,15 @@ def wanted() -> bool:
     return os.environ.get(ENV, "1").strip().lower() not in _OFF
 
 
+def describe(enabled: bool) -> str:
+    """Which analysis this process runs, for the start-up log."""
+    if enabled:
+        return "compiled (mypyc)"
+    if not wanted():
+        return f"Python ({ENV}=0)"
+    return "Python (no compiled build matching the sources; make install builds one)"
+
+
 def enable(package_path: list[str], native_dir: Path = NATIVE_DIR,
            sources: Path = HERE) -> bool:
     """Put `native_dir` first on the package's `__path__` when its build is current and

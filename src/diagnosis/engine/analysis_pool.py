@@ -39,8 +39,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from diagnosis.analysis import BrandSpec, analyze_answer
+from diagnosis.analysis import NATIVE, BrandSpec, analyze_answer
 from diagnosis.analysis.domains import domain_kinds
+from diagnosis.analysis.native import describe
 from diagnosis.heap import freeze_startup_heap
 
 log = logging.getLogger("diagnosis.engine.analysis")
@@ -175,6 +176,8 @@ class AnswerAnalyser:
         # answers analysed in the worker processes, and long ones analysed in a thread instead
         self.in_processes = 0
         self.in_threads = 0
+        log.info("analysis: %s; answers over %d characters in %s", describe(NATIVE), inline_chars,
+                 f"{processes} worker process(es)" if processes > 0 else "a thread")
 
     async def analyse(
         self, text: str, brands: Sequence[BrandSpec],
