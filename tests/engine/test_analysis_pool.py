@@ -11,7 +11,7 @@ import pytest
 from bench.answers import long_answer
 from bench.procs import descendants, parent_of
 
-from diagnosis.analysis import BrandSpec, analyze_answer
+from diagnosis.analysis import NATIVE, BrandSpec, analyze_answer
 from diagnosis.analysis.domains import domain_kinds
 from diagnosis.engine.analysis_pool import INLINE_ANALYSIS_CHARS, AnswerAnalyser
 from tests.cluster.waiting import eventually
@@ -166,9 +166,9 @@ def test_an_analyser_logs_which_analysis_runs_and_where(caplog: pytest.LogCaptur
     caplog.set_level(logging.INFO, logger="diagnosis.engine.analysis")
     AnswerAnalyser(processes=2, kinds_file=None).close()
     AnswerAnalyser(processes=0, kinds_file=None).close()
-    # the suite runs the Python (tests/conftest.py)
+    # the suite runs the Python (tests/conftest.py) unless DIAGNOSIS_NATIVE_ANALYSIS=1 is set
+    which = "compiled (mypyc)" if NATIVE else "Python (DIAGNOSIS_NATIVE_ANALYSIS=0)"
     assert [r.getMessage() for r in caplog.records] == [
-        "analysis: Python (DIAGNOSIS_NATIVE_ANALYSIS=0); answers over 1000 characters in 2 "
-        "worker process(es)",
-        "analysis: Python (DIAGNOSIS_NATIVE_ANALYSIS=0); answers over 1000 characters in a thread",
+        f"analysis: {which}; answers over 1000 characters in 2 worker process(es)",
+        f"analysis: {which}; answers over 1000 characters in a thread",
     ]
