@@ -8,6 +8,7 @@ answer's analysis followed by its `discover_brands`, then one `discover_brands` 
 
 import json
 import sys
+from typing import Any
 
 import diagnosis.analysis
 from diagnosis.analysis import BrandSpec, analyze_answer
@@ -15,18 +16,21 @@ from diagnosis.analysis.discovery import discover_brands
 from diagnosis.analysis.native import COMPILED
 
 
+def _brands(case: dict[str, Any]) -> list[BrandSpec]:
+    return [BrandSpec(b["name"], tuple(b["aliases"]), b["is_own"], tuple(b["domains"]))
+            for b in case["brands"]]
+
+
 def main() -> None:
     corpus = json.load(sys.stdin)
     outputs: list[object] = []
     for case in corpus:
-        brands = [BrandSpec(b["name"], tuple(b["aliases"]), b["is_own"], tuple(b["domains"]))
-                  for b in case["brands"]]
+        brands = _brands(case)
         outputs.append(analyze_answer(case["text"], brands, citations=case["citations"]))
         outputs.append(discover_brands([case["text"]], brands))
     # the report's discovery over many answers at once, for the first case's brands
-    first = [BrandSpec(b["name"], tuple(b["aliases"]), b["is_own"], tuple(b["domains"]))
-             for b in corpus[0]["brands"]]
-    outputs.append(discover_brands([case["text"] for case in corpus], first, top_n=50))
+    outputs.append(discover_brands([case["text"] for case in corpus], _brands(corpus[0]),
+                                   top_n=50))
     files = {name: sys.modules[f"diagnosis.analysis.{name}"].__file__ for name in COMPILED
              if f"diagnosis.analysis.{name}" in sys.modules}
     json.dump({"native": diagnosis.analysis.NATIVE, "files": files, "outputs": outputs},

@@ -1,6 +1,6 @@
 """The per-answer analysis compiled to C by mypyc, used only while it matches its source.
 
-`make install` runs `python -m diagnosis.analysis.native`, which compiles COMPILED (the modules
+`make install` runs scripts/build_native.py (`main` here), which compiles COMPILED (the modules
 `analyze_answer` runs for every answer) with mypyc into `_native/` beside this file and writes a
 manifest of the sources' hashes. On import, `diagnosis.analysis` puts `_native/` first on its
 `__path__` only when every hash still matches, so an edited source is never shadowed by a stale
@@ -134,7 +134,3 @@ def main() -> int:
         return 0
     print(f"diagnosis: compiled analysis built in {NATIVE_DIR}", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
