@@ -2,6 +2,10 @@
 
 import random
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.util import await_only
 
 from diagnosis.persistence.db import Database
 from diagnosis.persistence.repository import Repository
@@ -51,6 +55,39 @@ async def test_history_is_newest_first_paged_and_filtered_by_owner(
     assert [e.execution_id for e in page3] == ["exec-0"]
     assert alice_total == 3
     assert [e.execution_id for e in alices] == ["exec-5", "exec-3", "exec-1"]
+
+
+async def test_a_page_and_its_total_agree_when_a_write_commits_while_it_is_read(
+    make_repository: MakeRepository, make_execution: MakeExecution
+) -> None:
+    # given 3 executions, and a fourth that commits right after the page's first statement ran
+    repository = await make_repository()
+    for n in range(3):
+        await make_execution(repository, f"exec-{n}")
+    statements: list[str] = []
+
+    def commit_one_more(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+        if len(statements) == 1:
+            # inside the reader's greenlet: await_only runs the write on the loop, in between
+            await_only(make_execution(repository, "exec-late"))
+
+    reader = repository._reader.sync_engine
+    event.listen(reader, "after_cursor_execute", commit_one_more)
+    try:
+        # when a page of history is read
+        page, total = await repository.list_executions(owner=None, page=1, limit=10)
+    finally:
+        event.remove(reader, "after_cursor_execute", commit_one_more)
+
+    # then its total counts the rows it lists, not a later moment; and the next read has the 4th
+    assert len(statements) >= 1
+    assert (len(page), total) == (3, 3)
+    assert [e.execution_id for e in page] == ["exec-2", "exec-1", "exec-0"]
+    page, total = await repository.list_executions(owner=None, page=1, limit=10)
+    assert (len(page), total) == (4, 4)
+    # and a page past the end still counts what matches
+    assert await repository.list_executions(owner=None, page=9, limit=10) == ([], 4)
 
 
 async def test_another_owners_execution_is_not_found(

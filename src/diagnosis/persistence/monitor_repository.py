@@ -6,7 +6,7 @@ SQL, nothing but the database awaited inside a transaction. Executions are never
 (the engine creates them; repository.create_execution enforces one per slot).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from diagnosis.constants import TERMINAL_STATUSES
 from diagnosis.persistence.db import Database
 from diagnosis.persistence.models import Execution, Monitor, MonitorAlert, MonitorEvaluation
+from diagnosis.persistence.pages import read_page
 
 MONITORS = cast(Table, Monitor.__table__)  # type: ignore[attr-defined]
 ALERTS = cast(Table, MonitorAlert.__table__)  # type: ignore[attr-defined]
@@ -162,8 +163,7 @@ class MonitorRepository:
                  .offset(offset).limit(limit))
         counting = select(func.count()).select_from(EXECUTIONS).where(where)
         async with self._reader.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-            total = (await conn.execute(counting)).scalar_one()
+            rows, total = await read_page(conn, query, counting)
         return [_run(r) for r in rows], total
 
     async def finished_runs(self, monitor_id: str, *, limit: int) -> list[RunRecord]:
@@ -226,8 +226,7 @@ class MonitorRepository:
                  .offset(offset).limit(limit))
         counting = select(func.count()).select_from(ALERTS).where(where)
         async with self._reader.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-            total = (await conn.execute(counting)).scalar_one()
+            rows, total = await read_page(conn, query, counting)
         return [_alert(r) for r in rows], total
 
     async def get_alert(self, alert_id: str) -> AlertRecord | None:
@@ -255,10 +254,10 @@ def _monitor(row: RowMapping) -> MonitorRecord:
     return MonitorRecord(monitor_id=row["id"], **{k: v for k, v in row.items() if k != "id"})
 
 
-def _run(row: RowMapping) -> RunRecord:
+def _run(row: Mapping[Any, Any]) -> RunRecord:
     values = dict(row)
     return RunRecord(execution_id=values.pop("id"), **values)
 
 
-def _alert(row: RowMapping) -> AlertRecord:
+def _alert(row: Mapping[Any, Any]) -> AlertRecord:
     return AlertRecord(alert_id=row["id"], **{k: v for k, v in row.items() if k != "id"})

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from diagnosis.constants import TERMINAL_STATUSES, ExecutionStatus, ResultStatus, Stage
 from diagnosis.persistence.db import Database, probe_write
 from diagnosis.persistence.models import Execution, TaskResult
+from diagnosis.persistence.pages import read_page
 from diagnosis.persistence.records import (
     ExecutionRecord,
     ProgressSnapshot,
@@ -233,8 +234,7 @@ class Repository:
             .limit(limit)
         )
         async with self._reader.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-            total = (await conn.execute(counting)).scalar_one()
+            rows, total = await read_page(conn, query, counting)
         return [_execution_record(row) for row in rows], total
 
     async def find_unfinished(self) -> list[ExecutionRecord]:
@@ -273,8 +273,7 @@ class Repository:
         )
         counting = select(func.count()).select_from(RESULTS).where(*condition)
         async with self._reader.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-            total = (await conn.execute(counting)).scalar_one()
+            rows, total = await read_page(conn, query, counting)
         return [_result_record(row) for row in rows], total
 
     async def all_results(self, execution_id: str) -> list[ResultRecord]:
@@ -425,10 +424,10 @@ def _end_params(execution_id: str, result: ResultWrite) -> dict[str, Any]:
     }
 
 
-def _execution_record(row: RowMapping) -> ExecutionRecord:
+def _execution_record(row: Mapping[Any, Any]) -> ExecutionRecord:
     fields = {"report": None, **{key: value for key, value in row.items() if key != "id"}}
     return ExecutionRecord(execution_id=row["id"], **fields)
 
 
-def _result_record(row: RowMapping) -> ResultRecord:
+def _result_record(row: Mapping[Any, Any]) -> ResultRecord:
     return ResultRecord(**row)
