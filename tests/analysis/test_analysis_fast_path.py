@@ -8,6 +8,7 @@ checked against the definition it replaces, on inputs chosen to break it; no tim
 import random
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import pytest
 from bench.answers import long_answer
@@ -183,13 +184,15 @@ def test_a_passage_whose_cue_decides_the_stance_is_never_scored(
 ) -> None:
     # given a brand recommended outright and one only hedged
     scored: list[str] = []
-    real = stance.weighted_score
+    real = stance.weighted_scores
 
-    def counting(passage: str, memo: stance.SentenceMemo | None = None) -> tuple[float, bool]:
-        scored.append(passage)
-        return real(passage, memo)
+    def counting(
+        passages: Sequence[str], memo: stance.SentenceMemo | None = None
+    ) -> list[tuple[float, bool]]:
+        scored.extend(passages)
+        return real(passages, memo)
 
-    monkeypatch.setattr(stance, "weighted_score", counting)
+    monkeypatch.setattr(stance, "weighted_scores", counting)
     # when each is judged
     decided = stance.verdict_of(["强烈推荐蔚来，服务很好。"])
     hedged = stance.verdict_of(["也可以考虑理想，空间大。"])

@@ -97,19 +97,29 @@ def _without_degree_adverbs(text: str) -> str:
 
 def score_chinese(text: str) -> float:
     """Lexicon words left to right (`_zh_tokens`' words); a clause, ended by a break, holds a
-    pending negator, a concession and the last quality word.
+    pending negator, a concession and the last quality word (`_score_zh_words`)."""
+    text = _without_degree_adverbs(text)
+    words = _ZH_MATCHER.find_matches_as_indexes(text)
+    return _score_zh_words(text, words, 0, len(words), 0)
+
+
+def _score_zh_words(
+    text: str, words: list[tuple[int, int, int]], first: int, last: int, begin: int
+) -> float:
+    """The score of the passage starting at `begin` in `text` (degree adverbs already cut out)
+    whose lexicon words are `words[first:last]`.
 
     Runs for every clause of every passage, so the clause's state lives in locals, and the breaks
     between words are not tokens: only whether one lies between two words matters (a break
     resets the clause, and a second break before the next word finds nothing left to reset);
     contrast words (而) are words of kind "break"."""
-    text = _without_degree_adverbs(text)
     total = 0.0
     negator: str | None = None  # the pending negator, and whether a word used it
     negator_used, reach_end, conceded = False, -1, False
     last_quality: tuple[int, float] | None = None
-    previous_end = 0
-    for index, start, end in _ZH_MATCHER.find_matches_as_indexes(text):
+    previous_end = begin
+    for position in range(first, last):
+        index, start, end = words[position]
         kind, weight = _ZH_WORD_VALUES[index]
         broken = start > previous_end and _ZH_BREAK.search(text, previous_end, start) is not None
         previous_end = end
@@ -186,6 +196,59 @@ def score_passage(text: str) -> float:
     """Sum of lexicon weights, negation applied, over a normalised passage."""
     chinese = score_chinese(text) if _HAS_CJK.search(text) else 0.0
     return chinese + (score_english(text) if _HAS_LATIN.search(text) else 0.0)
+
+
+# score_passages joins its passages with this character, which no lexicon word and no degree
+# adverb holds: no match then spans two passages, and each passage's matches are the ones it has
+# on its own (leftmost-first and leftmost-longest alike: a scan that reaches a passage's start
+# finds what a scan of the passage alone finds). Every word also holds a character _HAS_CJK
+# sees, so a passage without one has no word, the 0 score_passage gives it without looking.
+_JOIN = "\x00"
+_JOINABLE = all(_JOIN not in word and _HAS_CJK.search(word) for word in _ZH_WORDS) and all(
+    _JOIN not in adverb for adverb in lexicon.ZH_DEGREE_ADVERBS
+)
+
+
+def score_passages(texts: Sequence[str]) -> list[float]:
+    """`[score_passage(text) for text in texts]`, reading the degree adverbs and the lexicon words
+    once over all of them (two automaton calls instead of two per passage: a sentence's clauses
+    are scored together, and most are a few characters long)."""
+    if len(texts) < 2 or not _JOINABLE:
+        return [score_passage(text) for text in texts]
+    joined = _JOIN.join(texts)
+    chinese = [0.0] * len(texts)
+    if _HAS_CJK.search(joined):
+        spans, cursor = [], 0  # each passage's span in `joined`
+        for text in texts:
+            spans.append((cursor, cursor + len(text)))
+            cursor += len(text) + 1
+        kept = joined
+        cut = _ZH_DEGREE.find_matches_as_indexes(joined)
+        if cut:  # `kept`: joined without its degree adverbs, and the spans in it
+            parts, kept_spans, taken, removed, position = [], [], 0, 0, 0
+            for start, end in spans:
+                removed_before = removed
+                while position < len(cut) and cut[position][2] <= end:
+                    _index, cut_start, cut_end = cut[position]
+                    parts.append(joined[taken:cut_start])
+                    taken, removed = cut_end, removed + cut_end - cut_start
+                    position += 1
+                kept_spans.append((start - removed_before, end - removed))
+            parts.append(joined[taken:])
+            kept, spans = "".join(parts), kept_spans
+        words = _ZH_MATCHER.find_matches_as_indexes(kept)
+        position = 0
+        for number, (start, end) in enumerate(spans):
+            first = position
+            while position < len(words) and words[position][2] <= end:
+                position += 1
+            if position > first:
+                chinese[number] = _score_zh_words(kept, words, first, position, start)
+    latin = _HAS_LATIN.search(joined) is not None
+    return [
+        chinese[i] + (score_english(text) if latin and _HAS_LATIN.search(text) else 0.0)
+        for i, text in enumerate(texts)
+    ]
 
 
 def label(score: float) -> Sentiment:

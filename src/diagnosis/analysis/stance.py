@@ -17,7 +17,7 @@ from typing import Literal
 
 import ahocorasick_rs
 
-from diagnosis.analysis.sentiment import Sentiment, score_passage
+from diagnosis.analysis.sentiment import Sentiment, score_passages
 from diagnosis.analysis.text import latin_words
 
 Stance = Literal["recommended", "alternative", "warned_against", "mentioned"]
@@ -74,6 +74,10 @@ _CUES_OPEN_WITH_LETTER = all(
 )
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[。!?\n])|(?<=\.)(?=\s)")
+# The character a sentence ends with: _SENTENCE_SPLIT cuts right after each match of this. A
+# zero-width split tries its lookbehinds at every position; this opens with a character class,
+# which the engine scans for (see text.latin_words).
+_SENTENCE_END = re.compile(r"[。!?\n.](?:(?<=\.)(?=\s)|(?<!\.))")
 _CLAUSE_SPLIT = re.compile(r"[,;:，；：、]+|\s[-–—]\s")
 _CONTRAST_START = re.compile(
     r"\s*(?:但是|但|不过|然而|可是|可惜|反而|只是|\b(?:but|however|yet|though|although|while|whereas)\b)"
@@ -146,18 +150,37 @@ def cues(passage: str) -> set[CueKind]:
     return _zh_cues(passage) | _en_cues(passage)
 
 
-def _sentence_score(sentence: str) -> tuple[float, bool]:
-    """Structure-weighted score of one sentence, and whether any clause had a tone at all."""
-    clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c.strip()]
+def _sentence_pieces(sentence: str) -> list[str]:
+    """A sentence's clauses, each cut again before a contrast inside it ("A好但B差").
+
+    The contrasts are found in one scan of the sentence, not one per clause: no contrast word
+    holds a separator's character, and a separator's ends (punctuation, whitespace) are not word
+    characters, so the word boundaries of the contrasts at a clause's ends are the same in the
+    sentence as in the clause alone."""
+    contrasts = [found.start() for found in _CONTRAST_INSIDE.finditer(sentence)]
     pieces: list[str] = []
-    for clause in clauses:  # "A好但B差" has its contrast inside one clause
-        cursor = 0
-        for found in _CONTRAST_INSIDE.finditer(clause):
-            if found.start() > cursor and clause[cursor : found.start()].strip():
-                pieces.append(clause[cursor : found.start()])
-                cursor = found.start()
-        pieces.append(clause[cursor:])
-    scores = [score_passage(piece) for piece in pieces]
+    cursor, position, next_contrast = 0, 0, 0
+    for separator in [*_CLAUSE_SPLIT.finditer(sentence), None]:
+        start, end = cursor, separator.start() if separator else len(sentence)
+        cursor = separator.end() if separator else end
+        while next_contrast < len(contrasts) and contrasts[next_contrast] < start:
+            next_contrast += 1
+        if not sentence[start:end].strip():
+            continue
+        position = start
+        while next_contrast < len(contrasts) and contrasts[next_contrast] < end:
+            found = contrasts[next_contrast]
+            if found > position and sentence[position:found].strip():
+                pieces.append(sentence[position:found])
+                position = found
+            next_contrast += 1
+        pieces.append(sentence[position:end])
+    return pieces
+
+
+def _weigh(pieces: list[str], scores: list[float]) -> tuple[float, bool]:
+    """Structure-weighted score of one sentence from its pieces' lexicon scores, and whether any
+    piece had a tone at all."""
     evidence = any(scores)
     turn = next(  # the last clause after the first that opens with a contrast
         (i for i in range(len(pieces) - 1, 0, -1) if _CONTRAST_START.match(pieces[i])), None
@@ -174,24 +197,57 @@ def _sentence_score(sentence: str) -> tuple[float, bool]:
     return BEFORE_CONTRAST_WEIGHT * before + after, evidence
 
 
+def _sentence_score(sentence: str) -> tuple[float, bool]:
+    """Structure-weighted score of one sentence, and whether any clause had a tone at all."""
+    pieces = _sentence_pieces(sentence)
+    return _weigh(pieces, score_passages(pieces))
+
+
 # Sentence -> its score, shared by the brands of ONE answer (a unit naming several brands is
 # scored once, not once per brand); never kept across answers.
 SentenceMemo = dict[str, tuple[float, bool]]
 
 
+def _sentences(passage: str) -> list[str]:
+    """`_SENTENCE_SPLIT.split(passage)` without its blank parts."""
+    sentences, cursor = [], 0
+    for found in _SENTENCE_END.finditer(passage):
+        if passage[cursor : found.end()].strip():
+            sentences.append(passage[cursor : found.end()])
+        cursor = found.end()
+    if passage[cursor:].strip():
+        sentences.append(passage[cursor:])
+    return sentences
+
+
+def weighted_scores(
+    passages: Sequence[str], memo: SentenceMemo | None = None
+) -> list[tuple[float, bool]]:
+    """`weighted_score` of each passage. The pieces of all their sentences not in `memo` are
+    scored by one `score_passages` call: the lexicon is read once for the lot."""
+    memo = {} if memo is None else memo
+    split = [_sentences(passage) for passage in passages]
+    new = [s for s in dict.fromkeys(s for sentences in split for s in sentences) if s not in memo]
+    if new:
+        cut = [_sentence_pieces(sentence) for sentence in new]
+        scores = score_passages([piece for pieces in cut for piece in pieces])
+        cursor = 0
+        for sentence, pieces in zip(new, cut, strict=True):
+            memo[sentence] = _weigh(pieces, scores[cursor : cursor + len(pieces)])
+            cursor += len(pieces)
+    results = []
+    for sentences in split:
+        total, evidence = 0.0, False
+        for sentence in sentences:
+            score, has = memo[sentence]
+            total, evidence = total + score, evidence or has
+        results.append((total, evidence))
+    return results
+
+
 def weighted_score(passage: str, memo: SentenceMemo | None = None) -> tuple[float, bool]:
     """Sum over sentences of the structure-weighted clause scores; and whether any had a tone."""
-    total, evidence = 0.0, False
-    for sentence in _SENTENCE_SPLIT.split(passage):
-        if sentence.strip():
-            known = memo.get(sentence) if memo is not None else None
-            if known is None:
-                known = _sentence_score(sentence)
-                if memo is not None:
-                    memo[sentence] = known
-            score, has = known
-            total, evidence = total + score, evidence or has
-    return total, evidence
+    return weighted_scores([passage], memo)[0]
 
 
 def verdict_of(passages: Sequence[str], *, memo: SentenceMemo | None = None) -> Verdict:
@@ -211,7 +267,7 @@ def verdict_of(passages: Sequence[str], *, memo: SentenceMemo | None = None) -> 
     if strongest == "recommend":
         return Verdict("positive", "recommended")
     # Only a hedge or no cue at all leaves the tone to the score: scored only then.
-    scored = {passage: weighted_score(passage, memo) for passage in distinct}
+    scored = dict(zip(distinct, weighted_scores(distinct, memo), strict=True))
     score, evidence = 0.0, False
     for passage in passages:  # summed in the passages' order, repeats included
         passage_score, has = scored[passage]
