@@ -9,6 +9,7 @@ labelled sets and the bench answers; no timings.
 """
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,10 +24,13 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 LABELLED = ("labelled_dev.json", "labelled_test.json", "labelled_answers.json")
 
 
+_CLAUSE_SPLIT = re.compile(r"[,;:，；：、]+|\s[-–—]\s")  # as first written
+
+
 def _reference_sentence_pieces(sentence: str) -> list[str]:
     """_sentence_pieces as first written: split into clauses, then a scan of each clause."""
     pieces: list[str] = []
-    for clause in [c for c in stance._CLAUSE_SPLIT.split(sentence) if c.strip()]:
+    for clause in [c for c in _CLAUSE_SPLIT.split(sentence) if c.strip()]:
         cursor = 0
         for found in stance._CONTRAST_INSIDE.finditer(clause):
             if found.start() > cursor and clause[cursor : found.start()].strip():
@@ -98,6 +102,27 @@ _SENTENCE_PARTS = st.sampled_from([
 @given(st.lists(_SENTENCE_PARTS, max_size=16).map("".join))
 def test_contrasts_found_in_one_scan_cut_the_pieces_one_scan_per_clause_cuts(text: str) -> None:
     assert stance._sentence_pieces(text) == _reference_sentence_pieces(text)
+    assert [m.span() for m in stance._CLAUSE_SEPARATOR.finditer(text)] == [
+        m.span() for m in _CLAUSE_SPLIT.finditer(text)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(_SENTENCE_PARTS, max_size=12).map("".join), max_size=6))
+def test_the_pieces_of_sentences_cut_together_are_those_of_each_alone(said: list[str]) -> None:
+    assert stance._pieces_of(said) == [_reference_sentence_pieces(s) for s in said]
+
+
+_OPENINGS = st.sampled_from([
+    "但是", "但", "不过", "然而", "可是", "可惜", "反而", "只是", "but", "however", "yet",
+    "though", "although", "while", "whereas", " ", "\t", "\u3000", "\n", "x", "好", "b", "w",
+])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_OPENINGS, max_size=6).map("".join))
+def test_a_piece_opening_with_no_contrast_opening_never_opens_with_a_contrast(text: str) -> None:
+    if stance._CONTRAST_START.match(text):
+        assert text.lstrip()[:1] in stance._CONTRAST_OPENINGS
 
 
 @settings(max_examples=1500, deadline=None)

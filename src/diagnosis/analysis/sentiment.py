@@ -203,9 +203,9 @@ def score_passage(text: str) -> float:
 # on its own (leftmost-first and leftmost-longest alike: a scan that reaches a passage's start
 # finds what a scan of the passage alone finds). Every word also holds a character _HAS_CJK
 # sees, so a passage without one has no word, the 0 score_passage gives it without looking.
-_JOIN = "\x00"
-_JOINABLE = all(_JOIN not in word and _HAS_CJK.search(word) for word in _ZH_WORDS) and all(
-    _JOIN not in adverb for adverb in lexicon.ZH_DEGREE_ADVERBS
+PASSAGE_JOIN = "\x00"
+_JOINABLE = all(PASSAGE_JOIN not in word and _HAS_CJK.search(word) for word in _ZH_WORDS) and all(
+    PASSAGE_JOIN not in adverb for adverb in lexicon.ZH_DEGREE_ADVERBS
 )
 
 
@@ -215,7 +215,7 @@ def score_passages(texts: Sequence[str]) -> list[float]:
     are scored together, and most are a few characters long)."""
     if len(texts) < 2 or not _JOINABLE:
         return [score_passage(text) for text in texts]
-    joined = _JOIN.join(texts)
+    joined = PASSAGE_JOIN.join(texts)
     chinese = [0.0] * len(texts)
     if _HAS_CJK.search(joined):
         spans, cursor = [], 0  # each passage's span in `joined`

@@ -17,7 +17,7 @@ from typing import Literal
 
 import ahocorasick_rs
 
-from diagnosis.analysis.sentiment import Sentiment, score_passages
+from diagnosis.analysis.sentiment import PASSAGE_JOIN, Sentiment, score_passages
 from diagnosis.analysis.text import latin_words
 
 Stance = Literal["recommended", "alternative", "warned_against", "mentioned"]
@@ -78,7 +78,12 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[。!?\n])|(?<=\.)(?=\s)")
 # zero-width split tries its lookbehinds at every position; this opens with a character class,
 # which the engine scans for (see text.latin_words).
 _SENTENCE_END = re.compile(r"[。!?\n.](?:(?<=\.)(?=\s)|(?<!\.))")
-_CLAUSE_SPLIT = re.compile(r"[,;:，；：、]+|\s[-–—]\s")
+# Where a sentence's clauses part: `[,;:，；：、]+|\s[-–—]\s`, spelt to open with one character
+# class (see text.latin_words); the two sets of the opening character are disjoint, so each
+# lookbehind picks its branch.
+_CLAUSE_SEPARATOR = re.compile(
+    r"[,;:，；：、\s](?:(?<=[,;:，；：、])[,;:，；：、]*|(?<=\s)[-–—]\s)"
+)
 _CONTRAST_START = re.compile(
     r"\s*(?:但是|但|不过|然而|可是|可惜|反而|只是|\b(?:but|however|yet|though|although|while|whereas)\b)"
 )
@@ -86,6 +91,10 @@ _CONTRAST_INSIDE = re.compile(  # literals first: see text.latin_words
     "但是|但|不过|然而|可是|可惜|反而|"
     + latin_words("but", "however", "yet", "though", "although", "whereas")
 )
+# The characters a _CONTRAST_START match can have after its leading whitespace (\\s is what
+# str.lstrip strips): a piece opening with none of them is not tried (a test holds the two to
+# each other).
+_CONTRAST_OPENINGS = frozenset("但不然可反只bhytaw")
 _CONCESSION_START = re.compile(r"\s*(?:虽然|尽管|虽说|虽|\b(?:although|though|while|despite)\b)")
 _MILD = re.compile(r"略|稍|有点|有些|\b(?:slightly|a bit|a little|somewhat|relatively|a touch)\b")
 BEFORE_CONTRAST_WEIGHT = 0.5  # what a clause before "but" still counts
@@ -151,31 +160,49 @@ def cues(passage: str) -> set[CueKind]:
 
 
 def _sentence_pieces(sentence: str) -> list[str]:
-    """A sentence's clauses, each cut again before a contrast inside it ("A好但B差").
+    """A sentence's clauses, each cut again before a contrast inside it ("A好但B差")."""
+    return _pieces_of([sentence])[0]
 
-    The contrasts are found in one scan of the sentence, not one per clause: no contrast word
-    holds a separator's character, and a separator's ends (punctuation, whitespace) are not word
-    characters, so the word boundaries of the contrasts at a clause's ends are the same in the
-    sentence as in the clause alone."""
-    contrasts = [found.start() for found in _CONTRAST_INSIDE.finditer(sentence)]
-    pieces: list[str] = []
-    cursor, position, next_contrast = 0, 0, 0
-    for separator in [*_CLAUSE_SPLIT.finditer(sentence), None]:
-        start, end = cursor, separator.start() if separator else len(sentence)
-        cursor = separator.end() if separator else end
-        while next_contrast < len(contrasts) and contrasts[next_contrast] < start:
-            next_contrast += 1
-        if not sentence[start:end].strip():
-            continue
-        position = start
-        while next_contrast < len(contrasts) and contrasts[next_contrast] < end:
-            found = contrasts[next_contrast]
-            if found > position and sentence[position:found].strip():
-                pieces.append(sentence[position:found])
-                position = found
-            next_contrast += 1
-        pieces.append(sentence[position:end])
-    return pieces
+
+def _pieces_of(sentences: list[str]) -> list[list[str]]:
+    """`_sentence_pieces` of each sentence, from one scan for separators and one for contrasts
+    over all of them (joined by PASSAGE_JOIN, which neither pattern matches and which is no word
+    character): not two per sentence, or one per clause.
+
+    No separator or contrast holds PASSAGE_JOIN or a separator's character, and a separator's ends
+    (punctuation, whitespace) are not word characters either, so the word boundaries of a
+    contrast at a clause's or sentence's ends are the ones it has in that clause alone."""
+    joined = PASSAGE_JOIN.join(sentences)
+    separators = [(found.start(), found.end()) for found in _CLAUSE_SEPARATOR.finditer(joined)]
+    contrasts = [found.start() for found in _CONTRAST_INSIDE.finditer(joined)]
+    result: list[list[str]] = []
+    offset, next_separator, next_contrast = 0, 0, 0
+    for sentence in sentences:
+        sentence_end = offset + len(sentence)
+        pieces: list[str] = []
+        cursor = offset
+        while cursor >= 0:
+            start = cursor
+            if next_separator < len(separators) and separators[next_separator][0] < sentence_end:
+                end, cursor = separators[next_separator]
+                next_separator += 1
+            else:
+                end, cursor = sentence_end, -1
+            while next_contrast < len(contrasts) and contrasts[next_contrast] < start:
+                next_contrast += 1
+            if not joined[start:end].strip():
+                continue
+            position = start
+            while next_contrast < len(contrasts) and contrasts[next_contrast] < end:
+                found = contrasts[next_contrast]
+                if found > position and joined[position:found].strip():
+                    pieces.append(joined[position:found])
+                    position = found
+                next_contrast += 1
+            pieces.append(joined[position:end])
+        result.append(pieces)
+        offset = sentence_end + 1
+    return result
 
 
 def _weigh(pieces: list[str], scores: list[float]) -> tuple[float, bool]:
@@ -183,7 +210,9 @@ def _weigh(pieces: list[str], scores: list[float]) -> tuple[float, bool]:
     piece had a tone at all."""
     evidence = any(scores)
     turn = next(  # the last clause after the first that opens with a contrast
-        (i for i in range(len(pieces) - 1, 0, -1) if _CONTRAST_START.match(pieces[i])), None
+        (i for i in range(len(pieces) - 1, 0, -1)
+         if pieces[i].lstrip()[:1] in _CONTRAST_OPENINGS and _CONTRAST_START.match(pieces[i])),
+        None,
     )
     if turn is None:
         if pieces and _CONCESSION_START.match(pieces[0]) and len(pieces) > 1:
@@ -229,7 +258,7 @@ def weighted_scores(
     split = [_sentences(passage) for passage in passages]
     new = [s for s in dict.fromkeys(s for sentences in split for s in sentences) if s not in memo]
     if new:
-        cut = [_sentence_pieces(sentence) for sentence in new]
+        cut = _pieces_of(new)
         scores = score_passages([piece for pieces in cut for piece in pieces])
         cursor = 0
         for sentence, pieces in zip(new, cut, strict=True):
