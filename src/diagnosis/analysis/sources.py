@@ -42,18 +42,29 @@ def domain_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-# The characters a match of _URL opens with: a markdown link's "[", or h / H (the only two that
-# "h" matches under IGNORECASE). Which hides them from the regex engine, so it would try both
-# branches at every character; trying _URL only at these finds the same matches.
-_URL_OPENING = re.compile(r"[\[hH]")
-
-
 def _url_matches(text: str) -> Iterator[re.Match[str]]:
-    """What `_URL.finditer(text)` finds."""
-    end = 0
-    for opening in _URL_OPENING.finditer(text):
-        if opening.start() >= end:
-            found = _URL.match(text, opening.start())
+    """What `_URL.finditer(text)` finds, trying _URL only where a match can open: at a "[", or
+    at an h / H (the only two that "h" matches under IGNORECASE; a test holds this) four or five
+    characters before a "://" (http:// or https://). Every match holds a
+    "://", so most answers need one search for it; the openings are found by str.find, not by
+    a regex scan of every character."""
+    if "://" not in text:
+        return
+    openings = []
+    at = text.find("[")
+    while at != -1:
+        openings.append(at)
+        at = text.find("[", at + 1)
+    at = text.find("://")
+    while at != -1:
+        for start in (at - 5, at - 4):
+            if start >= 0 and text[start] in "hH":
+                openings.append(start)
+        at = text.find("://", at + 1)
+    end = 0  # matches do not overlap: an opening inside the last one is not tried
+    for start in sorted(openings):
+        if start >= end:
+            found = _URL.match(text, start)
             if found:
                 end = found.end()
                 yield found
