@@ -26,10 +26,15 @@ LABELLED = ("labelled_dev.json", "labelled_test.json", "labelled_answers.json")
 
 
 _CLAUSE_SPLIT = re.compile(r"[,;:，；：、]+|\s[-–—]\s")  # as first written
+_SENTENCE_SPLIT = re.compile(r"(?<=[。!?\n])|(?<=\.)(?=\s)")  # as first written
+
+
+def _pieces(sentence: str) -> list[str]:
+    return stance._pieces_of([sentence])[0]
 
 
 def _reference_sentence_pieces(sentence: str) -> list[str]:
-    """_sentence_pieces as first written: split into clauses, then a scan of each clause."""
+    """A sentence's pieces as first cut: split into clauses, then a scan of each clause."""
     pieces: list[str] = []
     for clause in [c for c in _CLAUSE_SPLIT.split(sentence) if c.strip()]:
         cursor = 0
@@ -42,14 +47,14 @@ def _reference_sentence_pieces(sentence: str) -> list[str]:
 
 
 def _reference_sentence_score(sentence: str) -> tuple[float, bool]:
-    """_sentence_score as written before: each piece scored on its own by score_passage."""
+    """A sentence's score as first written: each piece scored on its own by score_passage."""
     pieces = _reference_sentence_pieces(sentence)
     return stance._weigh(pieces, [sentiment.score_passage(piece) for piece in pieces])
 
 
 def _reference_weighted_score(passage: str) -> tuple[float, bool]:
     total, evidence = 0.0, False
-    for sentence in stance._SENTENCE_SPLIT.split(passage):
+    for sentence in _SENTENCE_SPLIT.split(passage):
         if sentence.strip():
             score, has = _reference_sentence_score(sentence)
             total, evidence = total + score, evidence or has
@@ -98,7 +103,7 @@ _SENTENCE_PARTS = st.sampled_from([
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(_SENTENCE_PARTS, max_size=16).map("".join))
 def test_contrasts_found_in_one_scan_cut_the_pieces_one_scan_per_clause_cuts(text: str) -> None:
-    assert stance._sentence_pieces(text) == _reference_sentence_pieces(text)
+    assert _pieces(text) == _reference_sentence_pieces(text)
     assert [m.span() for m in stance._CLAUSE_SEPARATOR.finditer(text)] == [
         m.span() for m in _CLAUSE_SPLIT.finditer(text)]
 
@@ -126,7 +131,7 @@ def test_a_piece_opening_with_no_contrast_opening_never_opens_with_a_contrast(te
 @given(st.lists(st.sampled_from(["。", "!", "?", "\n", ".", " ", "\t", "\u3000", "a", "好", ". "]),
                 max_size=16).map("".join))
 def test_sentences_cut_after_their_end_are_the_parts_the_zero_width_split_gives(text: str) -> None:
-    assert stance._sentences(text) == [s for s in stance._SENTENCE_SPLIT.split(text) if s.strip()]
+    assert stance._sentences(text) == [s for s in _SENTENCE_SPLIT.split(text) if s.strip()]
 
 
 def _answers() -> list[tuple[str, list[BrandSpec]]]:
@@ -154,9 +159,9 @@ def test_every_passage_of_the_labelled_and_bench_answers_scores_as_before() -> N
         for distinct in _passages(text, brands):
             for passage in distinct:
                 assert stance._sentences(passage) == [
-                    s for s in stance._SENTENCE_SPLIT.split(passage) if s.strip()]
-            for sentence in {s for p in distinct for s in stance._SENTENCE_SPLIT.split(p)}:
-                assert stance._sentence_pieces(sentence) == _reference_sentence_pieces(sentence)
+                    s for s in _SENTENCE_SPLIT.split(passage) if s.strip()]
+            for sentence in {s for p in distinct for s in _SENTENCE_SPLIT.split(p)}:
+                assert _pieces(sentence) == _reference_sentence_pieces(sentence)
             assert stance.weighted_scores(distinct, memo) == [
                 _reference_weighted_score(p) for p in distinct
             ], text[:80]

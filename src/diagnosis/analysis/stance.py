@@ -73,10 +73,9 @@ _CUES_OPEN_WITH_LETTER = all(
     _OPENS_WITH_LETTER.match(cue) for kind in _PRIORITY for cue in _CUES["en"][kind]
 )
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[。!?\n])|(?<=\.)(?=\s)")
-# The character a sentence ends with: _SENTENCE_SPLIT cuts right after each match of this. A
-# zero-width split tries its lookbehinds at every position; this opens with a character class,
-# which the engine scans for (see text.latin_words).
+# The character a sentence ends with: a sentence ends right after each match. (A zero-width split,
+# `(?<=[。!?\n])|(?<=\.)(?=\s)`, tries its lookbehinds at every position; this opens with a
+# character class, which the engine scans for: see text.latin_words.)
 _SENTENCE_END = re.compile(r"[。!?\n.](?:(?<=\.)(?=\s)|(?<!\.))")
 # Where a sentence's clauses part: `[,;:，；：、]+|\s[-–—]\s`, spelt to open with one character
 # class (see text.latin_words); the two sets of the opening character are disjoint, so each
@@ -159,15 +158,11 @@ def cues(passage: str) -> set[CueKind]:
     return _zh_cues(passage) | _en_cues(passage)
 
 
-def _sentence_pieces(sentence: str) -> list[str]:
-    """A sentence's clauses, each cut again before a contrast inside it ("A好但B差")."""
-    return _pieces_of([sentence])[0]
-
-
 def _pieces_of(sentences: list[str]) -> list[list[str]]:
-    """`_sentence_pieces` of each sentence, from one scan for separators and one for contrasts
-    over all of them (joined by PASSAGE_JOIN, which neither pattern matches and which is no word
-    character): not two per sentence, or one per clause.
+    """Each sentence's clauses, each cut again before a contrast inside it ("A好但B差"): from
+    one scan for separators and one for contrasts over all the sentences (joined by
+    PASSAGE_JOIN, which neither pattern matches and which is no word character), not two per
+    sentence or one per clause.
 
     No separator or contrast holds PASSAGE_JOIN or a separator's character, and a separator's ends
     (punctuation, whitespace) are not word characters either, so the word boundaries of a
@@ -226,19 +221,13 @@ def _weigh(pieces: list[str], scores: list[float]) -> tuple[float, bool]:
     return BEFORE_CONTRAST_WEIGHT * before + after, evidence
 
 
-def _sentence_score(sentence: str) -> tuple[float, bool]:
-    """Structure-weighted score of one sentence, and whether any clause had a tone at all."""
-    pieces = _sentence_pieces(sentence)
-    return _weigh(pieces, score_passages(pieces))
-
-
 # Sentence -> its score, shared by the brands of ONE answer (a unit naming several brands is
 # scored once, not once per brand); never kept across answers.
 SentenceMemo = dict[str, tuple[float, bool]]
 
 
 def _sentences(passage: str) -> list[str]:
-    """`_SENTENCE_SPLIT.split(passage)` without its blank parts."""
+    """The passage's sentences, blank ones left out."""
     sentences, cursor = [], 0
     for found in _SENTENCE_END.finditer(passage):
         if passage[cursor : found.end()].strip():
