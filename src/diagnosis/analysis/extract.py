@@ -18,7 +18,7 @@ from diagnosis.analysis.rank import assign_ranks
 from diagnosis.analysis.schemas import BrandSpec
 from diagnosis.analysis.sentiment import SentimentJudge
 from diagnosis.analysis.sources import answer_sources
-from diagnosis.analysis.stance import RulesJudge, SentenceMemo
+from diagnosis.analysis.stance import RulesJudge
 from diagnosis.analysis.text import normalize, parse_layout
 
 _RULES = RulesJudge()
@@ -49,16 +49,16 @@ def analyze_answer(
     passages = brand_passages(normalized, layout, mentions)
     counts = Counter(mention.brand for mention in mentions)
     order = list(dict.fromkeys(mention.brand for mention in mentions))
+    said = [passages.get(index, []) for index in order]
+    verdicts = _RULES.verdicts(said)  # all brands at once: shared sentences scored once
     rows = []
-    memo: SentenceMemo = {}  # this answer's sentences, scored once for all its brands
-    for index in order:
-        name, said = brands[index].name, passages.get(index, [])
-        verdict = _RULES.verdict(name, said, memo=memo)
+    for index, passages_of, verdict in zip(order, said, verdicts, strict=True):
+        name = brands[index].name
         rows.append(
             {
                 "brand": name,
                 "rank": ranks[index],
-                "sentiment": judge.judge(name, said) if judge else verdict.sentiment,
+                "sentiment": judge.judge(name, passages_of) if judge else verdict.sentiment,
                 "stance": verdict.stance,
                 "count": counts[index],
             }

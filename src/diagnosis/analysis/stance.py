@@ -270,22 +270,48 @@ def weighted_score(passage: str, memo: SentenceMemo | None = None) -> tuple[floa
 
 def verdict_of(passages: Sequence[str], *, memo: SentenceMemo | None = None) -> Verdict:
     """The rules: the strongest cue decides the stance, the weighted score the rest."""
+    return verdicts_of([passages], memo=memo)[0]
+
+
+def verdicts_of(
+    said: Sequence[Sequence[str]], *, memo: SentenceMemo | None = None
+) -> list[Verdict]:
+    """`verdict_of` of each brand's passages, for all of an answer's brands at once: a passage
+    two brands share has its cues read once, and the passages whose brand's cues leave the tone
+    to the score are scored by one `weighted_scores` call for all those brands (its scans and
+    the lexicon's automata then run once per answer, not once per brand)."""
     # A brand's passages repeat when the answer does (the same sentence in its summary and its
     # list): the cues are a union and each passage's score is the same every time, so each
     # distinct passage is read once.
-    distinct = list(dict.fromkeys(passages))
-    kinds = set[CueKind]()
-    for passage in distinct:
-        kinds |= cues(passage)
-    strongest = next((kind for kind in _PRIORITY if kind in kinds), None)
+    found: dict[str, set[CueKind]] = {}
+    strongest_of: list[CueKind | None] = []
+    to_score: dict[str, None] = {}
+    for passages in said:
+        distinct = list(dict.fromkeys(passages))
+        kinds = set[CueKind]()
+        for passage in distinct:
+            if passage not in found:
+                found[passage] = cues(passage)
+            kinds |= found[passage]
+        strongest = next((kind for kind in _PRIORITY if kind in kinds), None)
+        strongest_of.append(strongest)
+        if strongest is None or strongest == "hedge":  # only then is the score read
+            to_score.update(dict.fromkeys(distinct))
+    scored = (dict(zip(to_score, weighted_scores(list(to_score), memo), strict=True))
+              if to_score else {})
+    return [_decide(strongest, passages, scored)
+            for strongest, passages in zip(strongest_of, said, strict=True)]
+
+
+def _decide(
+    strongest: CueKind | None, passages: Sequence[str], scored: dict[str, tuple[float, bool]]
+) -> Verdict:
     if strongest == "balanced":
         return Verdict("neutral", "alternative")
     if strongest == "warn":
         return Verdict("negative", "warned_against")
     if strongest == "recommend":
         return Verdict("positive", "recommended")
-    # Only a hedge or no cue at all leaves the tone to the score: scored only then.
-    scored = dict(zip(distinct, weighted_scores(distinct, memo), strict=True))
     score, evidence = 0.0, False
     for passage in passages:  # summed in the passages' order, repeats included
         passage_score, has = scored[passage]
@@ -314,3 +340,9 @@ class RulesJudge:
     ) -> Verdict:
         """`memo`: one dict per answer, so sentences shared by its brands are scored once."""
         return verdict_of(passages, memo=memo)
+
+    def verdicts(
+        self, said: Sequence[Sequence[str]], *, memo: SentenceMemo | None = None
+    ) -> list[Verdict]:
+        """The verdict on each of an answer's brands, from each one's passages (`verdicts_of`)."""
+        return verdicts_of(said, memo=memo)

@@ -1,0 +1,87 @@
+"""The fourth pass over the analysis hot path gives exactly what the plain definitions give.
+
+All of an answer's brands are judged at once: a passage two brands share has its cues read once,
+and the passages the score decides are scored by one `weighted_scores` call for all brands
+instead of one per brand. Checked against the per-brand definition on inputs chosen to break it
+and on every answer of the labelled sets and the bench; no timings.
+"""
+
+from collections.abc import Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from diagnosis.analysis import BrandSpec, analyze_answer, mentions, passages, stance
+from diagnosis.analysis.text import normalize, parse_layout
+from tests.analysis.test_analysis_fast_path_2 import _PASSAGES, _reference_verdict_of
+from tests.analysis.test_analysis_fast_path_3 import _answers
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.lists(_PASSAGES, max_size=6), max_size=5))
+def test_brands_judged_together_get_the_verdict_each_gets_alone(said: list[list[str]]) -> None:
+    # given brands whose passages repeat and overlap (a comparison sentence names two brands)
+    together = stance.verdicts_of(said)
+    # then each brand's verdict is the one the per-brand definition gives, shared memo or not
+    assert together == [_reference_verdict_of(p) for p in said]
+    assert together == [stance.verdict_of(p) for p in said]
+    memo: stance.SentenceMemo = {}
+    assert stance.verdicts_of(said, memo=memo) == together
+    assert stance.verdicts_of(said[::-1], memo=memo) == together[::-1]
+
+
+def _counting_scores(monkeypatch: object) -> list[list[str]]:
+    calls: list[list[str]] = []
+    real = stance.weighted_scores
+
+    def counting(
+        passages: Sequence[str], memo: stance.SentenceMemo | None = None
+    ) -> list[tuple[float, bool]]:
+        calls.append(list(passages))
+        return real(passages, memo)
+
+    monkeypatch.setattr(stance, "weighted_scores", counting)  # type: ignore[attr-defined]
+    return calls
+
+
+def test_the_brands_the_score_decides_are_scored_in_one_call(monkeypatch: object) -> None:
+    calls = _counting_scores(monkeypatch)
+    # given one brand recommended outright, two left to the score, sharing a passage
+    said = [["强烈推荐蔚来，服务很好。"], ["理想空间大。", "小鹏和理想都一般。"],
+            ["小鹏和理想都一般。", "小鹏售后口碑差。"]]
+    verdicts = stance.verdicts_of(said)
+    # then one call scored the two undecided brands' distinct passages, each once
+    assert calls == [["理想空间大。", "小鹏和理想都一般。", "小鹏售后口碑差。"]]
+    assert verdicts[0].stance == "recommended"
+    assert verdicts == [_reference_verdict_of(p) for p in said]
+
+
+def test_brands_all_decided_by_their_cues_are_never_scored(monkeypatch: object) -> None:
+    calls = _counting_scores(monkeypatch)
+    verdicts = stance.verdicts_of([["强烈推荐蔚来。"], ["不推荐理想。"]])
+    assert [v.stance for v in verdicts] == ["recommended", "warned_against"]
+    assert calls == []
+
+
+def test_every_answer_of_the_labelled_sets_and_the_bench_judges_as_brand_by_brand() -> None:
+    checked = 0
+    for text, brands in _answers():
+        normalized = normalize(text)
+        found = mentions.find_mentions(normalized, brands)
+        said = list(passages.brand_passages(normalized, parse_layout(normalized), found).values())
+        assert stance.verdicts_of(said) == [_reference_verdict_of(p) for p in said], text[:80]
+        checked += len(said)
+    assert checked > 300  # the sets are there and name brands
+
+
+def test_an_answer_names_each_brand_with_the_verdict_its_own_passages_give() -> None:
+    brands = [BrandSpec("蔚来", is_own=True), BrandSpec("理想"), BrandSpec("小鹏")]
+    text = "强烈推荐蔚来。理想空间大，但是偏贵。小鹏和理想都一般，小鹏售后差。"
+    rows = {row["brand"]: row for row in analyze_answer(text, brands)["mentions"]}
+    normalized = normalize(text)
+    found = mentions.find_mentions(normalized, brands)
+    said = passages.brand_passages(normalized, parse_layout(normalized), found)
+    for index, brand in enumerate(brands):
+        verdict = _reference_verdict_of(said[index])
+        assert (rows[brand.name]["sentiment"], rows[brand.name]["stance"]) == (
+            verdict.sentiment, verdict.stance)
