@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diagnosis.analysis import BrandSpec, analyze_answer, mentions, passages, stance
+from diagnosis.analysis.rank import ItemHit
+from diagnosis.analysis.stance import Verdict
 from diagnosis.analysis.text import normalize, parse_layout
 from tests.analysis.test_analysis_fast_path_2 import _PASSAGES, _reference_verdict_of
 from tests.analysis.test_analysis_fast_path_3 import _answers
@@ -85,3 +87,24 @@ def test_an_answer_names_each_brand_with_the_verdict_its_own_passages_give() -> 
         verdict = _reference_verdict_of(said[index])
         assert (rows[brand.name]["sentiment"], rows[brand.name]["stance"]) == (
             verdict.sentiment, verdict.stance)
+
+
+def test_verdicts_and_item_hits_are_values_as_the_frozen_dataclasses_were() -> None:
+    # written out as classes for the cost of building one; equal, hashed and shown by value
+    assert Verdict("positive", "recommended") == Verdict("positive", "recommended")
+    assert Verdict("positive", "recommended") != Verdict("positive", "alternative")
+    assert len({Verdict("neutral", "mentioned"), Verdict("neutral", "mentioned")}) == 1
+    assert repr(Verdict("neutral", "mentioned")) == (
+        "Verdict(sentiment='neutral', stance='mentioned')")
+    assert ItemHit(1, 0, 5) == ItemHit(1, 0, 5) != ItemHit(2, 0, 5)
+    assert len({ItemHit(1, 0, 5), ItemHit(1, 0, 5)}) == 1
+    assert ItemHit(1, 0, 5) != (1, 0, 5)
+
+
+def test_the_layout_of_an_answer_holds_its_lists_items_and_prose() -> None:
+    layout = parse_layout(normalize("推荐：\n1. 蔚来\n   - 换电\n2. 理想\n\n总结一句。"))
+    (top,) = layout.lists
+    assert [(item.start, item.head_end) for item in top.items] == [(4, 9), (18, 23)]
+    assert [len(item.children) for item in top.items] == [1, 0]
+    assert top.items[0].children[0].items[0].start == 10
+    assert layout.prose and layout.table_rows == []

@@ -29,6 +29,11 @@ class Mention(NamedTuple):  # a tuple, not a frozen dataclass: one per mention, 
     end: int
 
 
+# Mention(...) runs NamedTuple's Python-level __new__; tuple.__new__ builds the same tuple
+# without it (as text.Line's classifier does), once per candidate of every answer.
+_new_mention = tuple.__new__
+
+
 def is_cjk(char: str) -> bool:
     code = ord(char)
     return (
@@ -125,11 +130,13 @@ def _candidates(text: str, brands: Sequence[BrandSpec]) -> list[Mention]:
             if right and end < size and _WORD_CHAR.match(text, end):
                 continue
             if len(indexes) == 1:  # most spellings name one brand: no generator for them
-                found.append(Mention(indexes[0], start, end))
+                found.append(_new_mention(Mention, (indexes[0], start, end)))
             else:
-                found.extend(Mention(index, start, end) for index in indexes)
+                found.extend(_new_mention(Mention, (index, start, end)) for index in indexes)
     for index, pattern in matcher.patterns:
-        found.extend(Mention(index, m.start(), m.end()) for m in pattern.finditer(text))
+        found.extend(
+            _new_mention(Mention, (index, m.start(), m.end())) for m in pattern.finditer(text)
+        )
     return found
 
 

@@ -8,19 +8,40 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Final, final
 
 from diagnosis.analysis.mentions import Mention
 from diagnosis.analysis.text import ItemList, Layout, ListItem
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class ItemHit:
-    """The list item that ranks a mention: its 1-based index and its span (for tone)."""
+    """The list item that ranks a mention: its 1-based index and its span (for tone).
 
-    index: int
-    start: int
-    end: int
+    Immutable, compared and hashed by value, like the frozen dataclass it was; written out
+    because mypyc builds such a class in ~40 ns and a frozen dataclass, through the Python
+    `__init__` dataclasses generates (`object.__setattr__` per field), in ~500 ns, and the
+    ranks and passages ask for one per mention of every answer (BENCHMARKS.md, issue 13).
+    """
+
+    __slots__ = ("end", "index", "start")
+
+    def __init__(self, index: int, start: int, end: int) -> None:
+        self.index: Final = index
+        self.start: Final = start
+        self.end: Final = end
+
+    def _key(self) -> tuple[int, int, int]:
+        return (self.index, self.start, self.end)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ItemHit) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"ItemHit(index={self.index}, start={self.start}, end={self.end})"
 
 
 class ItemLocator:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from importlib.resources import files
-from typing import Literal
+from typing import Final, Literal, final
 
 import ahocorasick_rs
 
@@ -26,12 +25,28 @@ CueKind = Literal["balanced", "warn", "recommend", "hedge"]
 _PRIORITY: tuple[CueKind, ...] = ("balanced", "warn", "recommend", "hedge")
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class Verdict:
-    """What an answer says about one brand: its tone and what it advises."""
+    """What an answer says about one brand: its tone and what it advises.
 
-    sentiment: Sentiment
-    stance: Stance
+    Immutable, compared and hashed by value; a class of its own rather than a frozen
+    dataclass for the cost of building one (rank.ItemHit says why)."""
+
+    __slots__ = ("sentiment", "stance")
+
+    def __init__(self, sentiment: Sentiment, stance: Stance) -> None:
+        self.sentiment: Final = sentiment
+        self.stance: Final = stance
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Verdict) and self.sentiment == other.sentiment
+                and self.stance == other.stance)
+
+    def __hash__(self) -> int:
+        return hash((self.sentiment, self.stance))
+
+    def __repr__(self) -> str:
+        return f"Verdict(sentiment={self.sentiment!r}, stance={self.stance!r})"
 
 
 def _load_cues() -> dict[str, dict[str, list[str]]]:

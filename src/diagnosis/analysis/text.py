@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 LineKind = Literal["item", "heading", "table", "rule", "text"]
@@ -163,31 +162,56 @@ def split_lines(text: str) -> list[Line]:
     return lines
 
 
-@dataclass(slots=True)
+# The parser's three classes are written out rather than dataclasses: mypyc builds a class of
+# its own in ~40 ns and a dataclass, through the Python `__init__` dataclasses generates, in
+# ~200 ns, and there is one ListItem per item of every answer (BENCHMARKS.md, issue 13).
 class ListItem:
     """A list item: from its marker line to its last continuation or nested line."""
 
-    start: int
-    head_end: int  # end of the marker line: the item's own text, without nested lines
-    end: int
-    children: list[ItemList] = field(default_factory=list)
+    __slots__ = ("children", "end", "head_end", "start")
+
+    def __init__(self, start: int, head_end: int, end: int,
+                 children: list[ItemList] | None = None) -> None:
+        self.start = start
+        # the end of the marker line: the item's own text, without its nested lines
+        self.head_end = head_end
+        self.end = end
+        self.children: list[ItemList] = [] if children is None else children
+
+    def __repr__(self) -> str:
+        return (f"ListItem(start={self.start}, head_end={self.head_end}, end={self.end}, "
+                f"children={self.children!r})")
 
 
-@dataclass(slots=True)
 class ItemList:
-    level: tuple[int, int]
-    indent: int
-    items: list[ListItem] = field(default_factory=list)
-    last_number: int | None = None
+    __slots__ = ("indent", "items", "last_number", "level")
+
+    def __init__(self, level: tuple[int, int], indent: int, items: list[ListItem] | None = None,
+                 last_number: int | None = None) -> None:
+        self.level = level
+        self.indent = indent
+        self.items: list[ListItem] = [] if items is None else items
+        self.last_number = last_number
+
+    def __repr__(self) -> str:
+        return (f"ItemList(level={self.level}, indent={self.indent}, items={self.items!r}, "
+                f"last_number={self.last_number})")
 
 
-@dataclass(slots=True)
 class Layout:
     """Top-level lists (items nest their sub-lists), table rows, and prose line spans."""
 
-    lists: list[ItemList]
-    table_rows: list[tuple[int, int]]
-    prose: list[tuple[int, int]]  # consecutive non-list, non-table lines, one span per paragraph
+    __slots__ = ("lists", "prose", "table_rows")
+
+    def __init__(self, lists: list[ItemList], table_rows: list[tuple[int, int]],
+                 prose: list[tuple[int, int]]) -> None:
+        self.lists = lists
+        self.table_rows = table_rows
+        self.prose = prose  # consecutive non-list, non-table lines, one span per paragraph
+
+    def __repr__(self) -> str:
+        return (f"Layout(lists={self.lists!r}, table_rows={self.table_rows!r}, "
+                f"prose={self.prose!r})")
 
 
 def _relation(line: Line, top: ItemList) -> Literal["sibling", "child", "above"]:
