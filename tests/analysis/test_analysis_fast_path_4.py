@@ -108,3 +108,58 @@ def test_the_layout_of_an_answer_holds_its_lists_items_and_prose() -> None:
     assert [len(item.children) for item in top.items] == [1, 0]
     assert top.items[0].children[0].items[0].start == 10
     assert layout.prose and layout.table_rows == []
+
+
+# --- English cues tried only where one can open -------------------------------------------------
+
+_EN_CUES = [cue for kind in stance._PRIORITY for cue in stance._CUES["en"][kind]]
+
+
+def test_every_english_cue_has_a_certain_opening_so_the_filter_is_on() -> None:
+    assert stance._EN_OPENINGS is not None
+    assert all(stance._openings(cue) and all(stance._openings(cue)) for cue in _EN_CUES)
+    # and the derivation says "" (filter off) where a pattern opens with what it cannot read
+    for unreadable in ("\\w+ pick", "(?:a|b)? pick", "[ab]c", "x|y", "(?:(?:a)|b)c", "?"):
+        assert "" in stance._openings(unreadable), unreadable
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_EN_CUES).flatmap(
+    lambda cue: st.tuples(st.just(cue), st.from_regex(cue, fullmatch=True))))
+def test_every_text_an_english_cue_matches_opens_with_one_of_its_openings(
+    drawn: tuple[str, str]
+) -> None:
+    cue, text = drawn
+    assert text.startswith(tuple(stance._openings(cue))), (cue, text)
+    opened = stance._EN_OPENINGS
+    assert opened is not None and text.startswith(opened[text[0]])
+
+
+_NEAR_CUES = st.sampled_from(
+    ["nio", "n't", "nt recommend", "n't recommend", "not", "no reason", "dont buy", "don't buy",
+     "id pick", "i'd pick", "i pick", "wouldnt go", "wouldn't go", "would not", "my favorite",
+     "my favourite", "my favrite", "too pricey to recommend", "too ", "the one to get",
+     "the phone i'd buy", "an", "an option", "a decent option", "a option", "recommendation",
+     "recommends", "suv", "ota", "otherwise", "only if", "only for", "worth it only", "sense only",
+     "hard to beat", "difficult to recommend", "cannot recommend", "cant recommend",
+     "best-value pick", "go-to", "try it once", "use it as", "fine if", "fine", "is the way to go"]
+)
+_CUE_TEXT = st.lists(
+    st.one_of(_NEAR_CUES, st.sampled_from(list(" ,.'’-_1a蔚来很好xé")),
+              st.sampled_from(["not ", "the ", "x", "3", "推荐", "it ", "NIO ", "蔚来ES6"])),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_CUE_TEXT)
+def test_english_cues_tried_only_where_one_opens_are_what_the_full_scan_finds(text: str) -> None:
+    found = [(m.span(), m.groupdict()) for m in stance._en_cue_matches(text)]
+    assert found == [(m.span(), m.groupdict()) for m in stance._EN_CUE.finditer(text)]
+
+
+def test_the_english_cues_of_the_labelled_and_bench_answers_are_what_the_full_scan_finds() -> None:
+    for text, _brands in _answers():
+        normalized = normalize(text)
+        found = [(m.span(), m.groupdict()) for m in stance._en_cue_matches(normalized)]
+        assert found == [(m.span(), m.groupdict()) for m in stance._EN_CUE.finditer(normalized)]

@@ -87,6 +87,52 @@ _OPENS_WITH_LETTER = re.compile(r"[a-z]|\(\?:[a-z][^()|]*(?:\|[a-z][^()|]*)*\)(?
 _CUES_OPEN_WITH_LETTER = all(
     _OPENS_WITH_LETTER.match(cue) for kind in _PRIORITY for cue in _CUES["en"][kind]
 )
+_LEADING_LITERAL = re.compile("[a-z' -]*")  # characters that stand for themselves
+
+
+def _openings(cue: str) -> list[str]:
+    """The text a match of `cue` certainly opens with, one string per way it can open: "hard to
+    recommend" and "difficult to recommend" for "(?:hard|difficult) to recommend", "recommend"
+    for "recommend(?:ed|ation)?", "i" for "i'?d pick"; "" where the pattern does not say (an
+    escape, a class, a nested or optional group first), which turns the filter below off."""
+    if cue.startswith("(?:"):
+        depth, close = 0, -1
+        for index, char in enumerate(cue):
+            depth += (char == "(") - (char == ")")
+            if depth == 0:
+                close = index
+                break
+        group, after = cue[3:close], cue[close + 1 :]
+        if close < 0 or "(" in group or after[:1] in ("?", "*", "{", "|"):
+            return [""]
+        return [opening for branch in group.split("|") for opening in _openings(branch)]
+    if "|" in cue and "(" not in cue:  # a top-level alternative: opens either way
+        return [""]
+    found = _LEADING_LITERAL.match(cue)
+    literal = found.group() if found else ""
+    if cue[len(literal) : len(literal) + 1] in ("?", "*", "{"):
+        literal = literal[:-1]  # its last character is optional
+    return [literal if literal[:1].isalpha() else ""]
+
+
+def _openings_by_letter() -> dict[str, tuple[str, ...]] | None:
+    """Each English cue's openings, by their first letter; None when some cue has no certain
+    opening (then every run of letters is tried)."""
+    openings = [o for kind in _PRIORITY for cue in _CUES["en"][kind] for o in _openings(cue)]
+    if not _CUES_OPEN_WITH_LETTER or not all(openings):
+        return None
+    by_letter: dict[str, list[str]] = {}
+    for opening in sorted(set(openings)):  # "an" before "an option", which it already admits
+        shorter = by_letter.setdefault(opening[0], [])
+        if not any(opening.startswith(prefix) for prefix in shorter):
+            shorter.append(opening)
+    return {letter: tuple(found) for letter, found in by_letter.items()}
+
+
+# A run of letters where no cue's opening starts is not tried: most Latin runs in a Chinese
+# answer are brand and model names (NIO, SUV, OTA), and trying the whole alternation at one
+# costs as much as scanning a clause.
+_EN_OPENINGS = _openings_by_letter()
 
 # The character a sentence ends with: a sentence ends right after each match. (A zero-width split,
 # `(?<=[。!?\n])|(?<=\.)(?=\s)`, tries its lookbehinds at every position; this opens with a
@@ -144,13 +190,20 @@ def _en_cue_matches(text: str) -> Iterator[re.Match[str]]:
     if not _CUES_OPEN_WITH_LETTER:
         yield from _EN_CUE.finditer(text)
         return
+    openings = _EN_OPENINGS
     end = 0  # a match ends on a boundary, never inside a run: the next one starts after it
     for run in _LATIN_RUN.finditer(text):
-        if run.start() >= end:
-            found = _EN_CUE.match(text, run.start())
-            if found:
-                end = found.end()
-                yield found
+        start = run.start()
+        if start < end:
+            continue
+        if openings is not None:
+            candidates = openings.get(text[start])
+            if candidates is None or not text.startswith(candidates, start):
+                continue  # no cue opens here (a match's letters lie in the run it starts)
+        found = _EN_CUE.match(text, start)
+        if found:
+            end = found.end()
+            yield found
 
 
 def _en_cues(text: str) -> set[CueKind]:
