@@ -8,10 +8,11 @@ and on every answer of the labelled sets and the bench; no timings.
 
 from collections.abc import Sequence
 
+from bench.answers import LONG_ANSWER
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diagnosis.analysis import BrandSpec, analyze_answer, mentions, passages, stance
+from diagnosis.analysis import BrandSpec, analyze_answer, mentions, passages, rank, stance
 from diagnosis.analysis.rank import ItemHit
 from diagnosis.analysis.stance import Verdict
 from diagnosis.analysis.text import normalize, parse_layout
@@ -163,3 +164,37 @@ def test_the_english_cues_of_the_labelled_and_bench_answers_are_what_the_full_sc
         normalized = normalize(text)
         found = [(m.span(), m.groupdict()) for m in stance._en_cue_matches(normalized)]
         assert found == [(m.span(), m.groupdict()) for m in stance._EN_CUE.finditer(normalized)]
+
+
+# --- one item locator per answer ----------------------------------------------------------------
+
+
+def test_each_mention_is_located_once_per_answer(monkeypatch: object) -> None:
+    located: list[mentions.Mention] = []
+    real = rank.ItemLocator._locate
+
+    def counting(self: rank.ItemLocator, mention: mentions.Mention) -> rank.ItemHit | None:
+        located.append(mention)
+        return real(self, mention)
+
+    monkeypatch.setattr(rank.ItemLocator, "_locate", counting)  # type: ignore[attr-defined]
+    brands = [BrandSpec("蔚来", ("NIO",), is_own=True), BrandSpec("理想"), BrandSpec("小鹏")]
+    text = LONG_ANSWER
+    analyze_answer(text, brands)
+    # the ranks and the passages share the answer's locator: one lookup per mention, not two
+    found = mentions.find_mentions(normalize(text), brands)
+    assert sorted(located) == sorted(found) and len(found) > 10
+
+
+def test_ranks_and_passages_from_the_shared_locator_are_those_of_a_locator_each() -> None:
+    for text, brands in _answers():
+        normalized = normalize(text)
+        layout = parse_layout(normalized)
+        found = mentions.find_mentions(normalized, brands)
+        shared = rank.ItemLocator(layout, found)
+        assert rank.assign_ranks(layout, found, len(brands), shared) == rank.assign_ranks(
+            layout, found, len(brands))
+        assert passages.brand_passages(normalized, layout, found, shared) == (
+            passages.brand_passages(normalized, layout, found))
+        assert [shared.locate(m) for m in found] == [
+            rank.ItemLocator(layout, found).locate(m) for m in found]

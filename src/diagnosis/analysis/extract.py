@@ -14,7 +14,7 @@ from typing import Any
 from diagnosis.analysis.domains import DomainKinds
 from diagnosis.analysis.mentions import find_mentions
 from diagnosis.analysis.passages import brand_passages
-from diagnosis.analysis.rank import assign_ranks
+from diagnosis.analysis.rank import ItemLocator, assign_ranks
 from diagnosis.analysis.schemas import BrandSpec
 from diagnosis.analysis.sentiment import SentimentJudge
 from diagnosis.analysis.sources import answer_sources
@@ -45,8 +45,9 @@ def analyze_answer(
     normalized = normalize(text)
     layout = parse_layout(normalized)
     mentions = find_mentions(normalized, brands)
-    ranks = assign_ranks(layout, mentions, len(brands))
-    passages = brand_passages(normalized, layout, mentions)
+    locator = ItemLocator(layout, mentions)  # each mention's list item, found once for both
+    ranks = assign_ranks(layout, mentions, len(brands), locator)
+    passages = brand_passages(normalized, layout, mentions, locator)
     counts = Counter(mention.brand for mention in mentions)
     order = list(dict.fromkeys(mention.brand for mention in mentions))
     said = [passages.get(index, []) for index in order]

@@ -203,15 +203,18 @@ def _owner(text: str, unit: Span, inside: Sequence[Mention]) -> int | None:
     return heads.pop() if len(heads) == 1 else None
 
 
-def brand_passages(text: str, layout: Layout, mentions: Sequence[Mention]) -> dict[int, list[str]]:
-    """The passages each mentioned brand is judged on, keyed by brand index."""
+def brand_passages(
+    text: str, layout: Layout, mentions: Sequence[Mention], locator: ItemLocator | None = None
+) -> dict[int, list[str]]:
+    """The passages each mentioned brand is judged on, keyed by brand index (`locator`: the
+    answer's, as for rank.assign_ranks)."""
     sentences = [
         (paragraph, sentence)
         for paragraph in layout.prose
         for sentence in _pieces(paragraph[0], paragraph[1], text, _SENTENCE_END)
     ]
     rows, prose_sentences = _Spans(layout.table_rows), _Spans([s for _, s in sentences])
-    locator = ItemLocator(layout, mentions)
+    locator = locator or ItemLocator(layout, mentions)
     units: dict[Span, list[Mention]] = {}
     headed: set[Span] = set()  # list items and table rows: they have a head
     for mention in mentions:

@@ -55,25 +55,30 @@ class ItemLocator:
     def __init__(self, layout: Layout, mentions: Sequence[Mention]) -> None:
         self.lists = layout.lists
         self.mention_starts = sorted(m.start for m in mentions)
-        self._starts: dict[int, list[int]] = {}
+        # Keyed by the list itself (compared by identity: an ItemList defines no equality),
+        # and each mention's item kept: the ranks and the passages both ask for it.
+        self._starts: dict[ItemList, list[int]] = {}
         self._list_starts: dict[int, list[int]] = {}
-        self._category: dict[int, bool] = {}
+        self._category: dict[ItemList, bool] = {}
+        self._hits: dict[Mention, ItemHit | None] = {}
 
     def _names_a_brand(self, item: ListItem) -> bool:
         at = bisect_left(self.mention_starts, item.start)
         return at < len(self.mention_starts) and self.mention_starts[at] < item.head_end
 
     def _is_category_list(self, items: ItemList) -> bool:
-        key = id(items)
-        if key not in self._category:
-            self._category[key] = not any(self._names_a_brand(item) for item in items.items)
-        return self._category[key]
+        category = self._category.get(items)
+        if category is None:
+            category = self._category[items] = not any(
+                self._names_a_brand(item) for item in items.items
+            )
+        return category
 
     def _item_at(self, items: ItemList, position: int) -> tuple[int, ListItem] | None:
-        key = id(items)
-        if key not in self._starts:
-            self._starts[key] = [item.start for item in items.items]
-        index = bisect_right(self._starts[key], position) - 1
+        starts = self._starts.get(items)
+        if starts is None:
+            starts = self._starts[items] = [item.start for item in items.items]
+        index = bisect_right(starts, position) - 1
         if index < 0:
             return None
         item = items.items[index]
@@ -109,6 +114,12 @@ class ItemLocator:
         The outermost list wins (nested lines belong to their parent item), except that a
         list of categories whose items name no brand themselves hands over to its sub-list.
         """
+        if mention in self._hits:
+            return self._hits[mention]
+        hit = self._hits[mention] = self._locate(mention)
+        return hit
+
+    def _locate(self, mention: Mention) -> ItemHit | None:
         chain = self._path(mention.start)
         if not chain:
             return None
@@ -124,12 +135,16 @@ def locate_item(layout: Layout, mention: Mention, mentions: Sequence[Mention]) -
     return ItemLocator(layout, mentions).locate(mention)
 
 
-def assign_ranks(layout: Layout, mentions: Sequence[Mention], brand_count: int) -> dict[int, int]:
+def assign_ranks(
+    layout: Layout, mentions: Sequence[Mention], brand_count: int,
+    locator: ItemLocator | None = None,
+) -> dict[int, int]:
     """Rank per mentioned brand index: the index of its first list item, else its place in
-    the order of first mention among all brands found."""
+    the order of first mention among all brands found. `locator`: the answer's, if it has one
+    already (for these `layout` and `mentions`)."""
     first_seen: dict[int, None] = {}
     list_rank: dict[int, int] = {}
-    locator = ItemLocator(layout, mentions)
+    locator = locator or ItemLocator(layout, mentions)
     for mention in mentions:
         first_seen.setdefault(mention.brand)
         if mention.brand in list_rank:
