@@ -6,6 +6,7 @@ instead of one per brand. Checked against the per-brand definition on inputs cho
 and on every answer of the labelled sets and the bench; no timings.
 """
 
+import re
 from collections.abc import Sequence
 
 from bench.answers import LONG_ANSWER
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diagnosis.analysis import BrandSpec, analyze_answer, mentions, passages, rank, stance
+from diagnosis.analysis import text as text_module
 from diagnosis.analysis.rank import ItemHit
 from diagnosis.analysis.stance import Verdict
 from diagnosis.analysis.text import normalize, parse_layout
@@ -198,3 +200,25 @@ def test_ranks_and_passages_from_the_shared_locator_are_those_of_a_locator_each(
             passages.brand_passages(normalized, layout, found))
         assert [shared.locate(m) for m in found] == [
             rank.ItemLocator(layout, found).locate(m) for m in found]
+
+
+# --- matches: finditer's matches from one search each -------------------------------------------
+
+_MATCHED = [passages._CLAUSE_PUNCTUATION, passages._SENTENCE_END, passages._CLAUSE_WORD,
+            passages._COMPARE_SPAN, stance._SENTENCE_END, stance._LATIN_RUN,
+            re.compile(r"x*"), re.compile(r"\b"), re.compile(r"(?<=a)b|c?")]
+_MATCH_TEXT = st.lists(st.sampled_from(
+    ["与", "和", "相比", "比", "但是", "不过", "but", "。", ".", " ", "!", "\n", ",", "，", "、",
+     "a", "b", "c", "x", "蔚来", "好", "ab", "nio"]), max_size=16).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(_MATCHED), _MATCH_TEXT, st.integers(0, 20), st.integers(0, 40))
+def test_matches_are_the_matches_finditer_gives(
+    pattern: re.Pattern[str], text: str, start: int, end: int
+) -> None:
+    def spans(found: list[re.Match[str]]) -> list[list[tuple[int, int]]]:
+        return [[m.span(group) for group in range(pattern.groups + 1)] for m in found]
+
+    assert spans(text_module.matches(pattern, text, start, end)) == spans(
+        list(pattern.finditer(text, start, end))), (pattern.pattern, text, start, end)

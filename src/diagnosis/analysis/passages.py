@@ -16,7 +16,7 @@ from itertools import pairwise
 from diagnosis.analysis import lexicon
 from diagnosis.analysis.mentions import Mention
 from diagnosis.analysis.rank import ItemLocator
-from diagnosis.analysis.text import Layout, latin_words
+from diagnosis.analysis.text import Layout, latin_words, matches
 
 Span = tuple[int, int]
 
@@ -57,7 +57,7 @@ _FILLER = re.compile(r"(?:[\s\W_]|和|与|及|或|以及|and|or|the)*")
 
 def _pieces(start: int, end: int, text: str, pattern: re.Pattern[str]) -> list[Span]:
     spans, cursor = [], start
-    for found in pattern.finditer(text, start, end):  # blank pieces dropped as they are cut
+    for found in matches(pattern, text, start, end):  # blank pieces dropped as they are cut
         separator = found.start()
         if separator > cursor and text[cursor:separator].strip():
             spans.append((cursor, separator))
@@ -72,7 +72,7 @@ def _clauses(start: int, end: int, text: str) -> list[Span]:
     spans: list[Span] = []
     for piece_start, piece_end in _pieces(start, end, text, _CLAUSE_PUNCTUATION):
         cursor = piece_start
-        for found in _CLAUSE_WORD.finditer(text, piece_start, piece_end):
+        for found in matches(_CLAUSE_WORD, text, piece_start, piece_end):
             if text[cursor : found.start()].strip():
                 spans.append((cursor, found.start()))
                 cursor = found.start()
@@ -87,7 +87,7 @@ def _objects(text: str, clause: Span, inside: Sequence[Mention]) -> set[Mention]
     if not inside:
         return objects
     compared = [
-        found.span("objects") for found in _COMPARE_SPAN.finditer(text, clause[0], clause[1])
+        found.span("objects") for found in matches(_COMPARE_SPAN, text, clause[0], clause[1])
     ]
     previous: Mention | None = None
     for mention in inside:  # in text order

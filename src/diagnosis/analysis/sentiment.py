@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import ahocorasick_rs
 
@@ -40,12 +40,21 @@ _ZH_DEGREE = ahocorasick_rs.AhoCorasick(
 _NEGATION_REACH_ZH = 5  # characters between a negator and the word it negates (不是所有人都喜欢)
 _NEGATION_REACH_EN = 4  # tokens (doesn't have a clear advantage)
 _VERDICT_GAP = 2  # 舒适性一般: at most this many characters between a quality and its verdict
+# The lexicon's tables the scoring loops read, bound here as Final: the compiled module reads
+# a Final global directly, another module's attribute through a lookup on every use.
+_EN_PHRASES: Final = lexicon.EN_PHRASES
+_EN_CONTRASTS: Final = lexicon.EN_CONTRASTS
+_EN_CONCESSIONS: Final = lexicon.EN_CONCESSIONS
+_EN_NEGATORS: Final = lexicon.EN_NEGATORS
+_EN_WEIGHTS: Final = lexicon.EN_WEIGHTS
+_ZH_SELF_NEGATIVE_NEGATORS: Final = lexicon.ZH_SELF_NEGATIVE_NEGATORS
+_ZH_QUALITY_VERDICTS: Final = lexicon.ZH_QUALITY_VERDICTS
 _EN_CLAUSES = re.compile(r"[,.;:!?\n()\"“”。，；：！？]+")
 _EN_TOKEN = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
 # What a token must be for a phrase to start with it ("best" or "best-in" for best-in-class):
 # the phrase lookups run for these tokens only.
 _EN_PHRASE_HEADS = frozenset(
-    phrase[:i] for phrase in lexicon.EN_PHRASES for i, char in enumerate(phrase) if char == "-"
+    phrase[:i] for phrase in _EN_PHRASES for i, char in enumerate(phrase) if char == "-"
 )
 
 
@@ -125,7 +134,7 @@ def _score_zh_words(
         previous_end = end
         if broken or kind == "break" or (kind == "negator" and negator and not negator_used):
             # The clause ends: 续航不够。 (a negator that negated nothing) is a criticism.
-            if negator in lexicon.ZH_SELF_NEGATIVE_NEGATORS and not negator_used:
+            if negator in _ZH_SELF_NEGATIVE_NEGATORS and not negator_used:
                 total += -1.0
             negator, negator_used, reach_end, conceded, last_quality = None, False, -1, False, None
         if kind == "negator":
@@ -133,7 +142,7 @@ def _score_zh_words(
         elif kind == "concession":
             conceded = True
         elif kind == "word":
-            if last_quality and text[start:end] in lexicon.ZH_QUALITY_VERDICTS:
+            if last_quality and text[start:end] in _ZH_QUALITY_VERDICTS:
                 quality_end, quality_weight = last_quality
                 if start - quality_end <= _VERDICT_GAP:
                     total -= quality_weight
@@ -145,7 +154,7 @@ def _score_zh_words(
             weight *= 0.5 if conceded else 1.0
             total += weight
             last_quality = (end, weight) if weight > 0 else None
-    if negator in lexicon.ZH_SELF_NEGATIVE_NEGATORS and not negator_used:
+    if negator in _ZH_SELF_NEGATIVE_NEGATORS and not negator_used:
         total += -1.0
     return total
 
@@ -160,21 +169,21 @@ def score_english(text: str) -> float:
             size, weight, kind = 1, 0.0, "other"
             for span in (4, 3, 2) if tokens[i] in _EN_PHRASE_HEADS else ():
                 phrase = "-".join(tokens[i : i + span])
-                if i + span <= len(tokens) and phrase in lexicon.EN_PHRASES:
-                    size, weight, kind = span, float(lexicon.EN_PHRASES[phrase]), "word"
+                if i + span <= len(tokens) and phrase in _EN_PHRASES:
+                    size, weight, kind = span, float(_EN_PHRASES[phrase]), "word"
                     break
             else:
                 token = tokens[i]
-                if token in lexicon.EN_PHRASES:  # a hyphenated token: best-in-class
-                    weight, kind = float(lexicon.EN_PHRASES[token]), "word"
-                elif token in lexicon.EN_CONTRASTS:
+                if token in _EN_PHRASES:  # a hyphenated token: best-in-class
+                    weight, kind = float(_EN_PHRASES[token]), "word"
+                elif token in _EN_CONTRASTS:
                     kind = "break"
-                elif token in lexicon.EN_CONCESSIONS:
+                elif token in _EN_CONCESSIONS:
                     kind = "concession"
-                elif token in lexicon.EN_NEGATORS:
+                elif token in _EN_NEGATORS:
                     kind = "negator"
-                elif token in lexicon.EN_WEIGHTS:
-                    weight, kind = float(lexicon.EN_WEIGHTS[token]), "word"
+                elif token in _EN_WEIGHTS:
+                    weight, kind = float(_EN_WEIGHTS[token]), "word"
             i += size
             if kind == "break":
                 negation_left, factor = 0, 1.0

@@ -17,7 +17,7 @@ from typing import Final, Literal, final
 import ahocorasick_rs
 
 from diagnosis.analysis.sentiment import PASSAGE_JOIN, Sentiment, score_passages
-from diagnosis.analysis.text import latin_words
+from diagnosis.analysis.text import latin_words, matches
 
 Stance = Literal["recommended", "alternative", "warned_against", "mentioned"]
 STANCES: tuple[Stance, ...] = ("recommended", "alternative", "warned_against", "mentioned")
@@ -192,7 +192,7 @@ def _en_cue_matches(text: str) -> Iterator[re.Match[str]]:
         return
     openings = _EN_OPENINGS
     end = 0  # a match ends on a boundary, never inside a run: the next one starts after it
-    for run in _LATIN_RUN.finditer(text):
+    for run in matches(_LATIN_RUN, text, 0, len(text)):
         start = run.start()
         if start < end:
             continue
@@ -297,7 +297,7 @@ SentenceMemo = dict[str, tuple[float, bool]]
 def _sentences(passage: str) -> list[str]:
     """The passage's sentences, blank ones left out."""
     sentences, cursor = [], 0
-    for found in _SENTENCE_END.finditer(passage):
+    for found in matches(_SENTENCE_END, passage, 0, len(passage)):
         if passage[cursor : found.end()].strip():
             sentences.append(passage[cursor : found.end()])
         cursor = found.end()

@@ -63,6 +63,21 @@ _FULL_WIDTH = tuple(
 )
 
 
+def matches(pattern: re.Pattern[str], text: str, start: int, end: int) -> list[re.Match[str]]:
+    """`list(pattern.finditer(text, start, end))` from one `search` per match and one more: no
+    iterator set up (finditer's costs as much as a search, and most clauses hold no match). An
+    empty match hands over to finditer, whose rule for those this does not copy."""
+    found = pattern.search(text, start, end)
+    found_all: list[re.Match[str]] = []
+    while found is not None:
+        at = found.end()
+        if at == found.start():
+            return list(pattern.finditer(text, start, end))
+        found_all.append(found)
+        found = pattern.search(text, at, end)
+    return found_all
+
+
 def latin_words(*words: str) -> str:
     """A regex alternation of whole Latin words (`\\bbut\\b|...`), each spelt to open with its
     first letter, `b(?<!\\wb)ut\\b`: a leading `\\b` hides from the engine which characters a
