@@ -103,7 +103,7 @@ def test_a_line_built_without_the_constructor_is_the_line_the_constructor_builds
         text = f"前\n{raw}\n后"
         line = layout_text.classify(text, 2, 2 + len(raw))
         reference = _reference_classify(text, 2, 2 + len(raw))
-        assert line == reference and line._asdict() == reference._asdict()
+        assert line == reference and line.fields() == reference.fields()
 
 
 # --- a brand's passages, each distinct one read once -------------------------------------------

@@ -122,7 +122,8 @@ def test_every_english_cue_has_a_certain_opening_so_the_filter_is_on() -> None:
     assert stance._EN_OPENINGS is not None
     assert all(stance._openings(cue) and all(stance._openings(cue)) for cue in _EN_CUES)
     # and the derivation says "" (filter off) where a pattern opens with what it cannot read
-    for unreadable in ("\\w+ pick", "(?:a|b)? pick", "[ab]c", "x|y", "(?:(?:a)|b)c", "?"):
+    for unreadable in ("\\w+ pick", "(?:a|b)? pick", "[ab]c", "x|y", "(?:(?:a)|b)c", "?",
+                       "ab|cd (?:x|y)", "(?:a)|b", ".x", "(x)y"):
         assert "" in stance._openings(unreadable), unreadable
 
 

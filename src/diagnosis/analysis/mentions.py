@@ -30,7 +30,8 @@ class Mention(NamedTuple):  # a tuple, not a frozen dataclass: one per mention, 
 
 
 # Mention(...) runs NamedTuple's Python-level __new__; tuple.__new__ builds the same tuple
-# without it (as text.Line's classifier does), once per candidate of every answer.
+# without it, once per candidate of every answer. (A Mention stays a tuple: mentions are sorted,
+# hashed and compared as tuples all through the analysis.)
 _new_mention = tuple.__new__
 
 

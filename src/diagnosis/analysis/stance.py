@@ -91,10 +91,16 @@ _LEADING_LITERAL = re.compile("[a-z' -]*")  # characters that stand for themselv
 
 
 def _openings(cue: str) -> list[str]:
-    """The text a match of `cue` certainly opens with, one string per way it can open: "hard to
-    recommend" and "difficult to recommend" for "(?:hard|difficult) to recommend", "recommend"
-    for "recommend(?:ed|ation)?", "i" for "i'?d pick"; "" where the pattern does not say (an
-    escape, a class, a nested or optional group first), which turns the filter below off."""
+    """The text a match of `cue` certainly opens with, one string per way it can open: "hard"
+    and "difficult" for "(?:hard|difficult) to recommend", "recommend" for
+    "recommend(?:ed|ation)?", "i" for "i'?d pick"; "" where the pattern does not say (an
+    escape, a class, a nested or optional group first, an alternative outside any group),
+    which turns the filter below off."""
+    depth = 0
+    for char in cue:
+        depth += (char == "(") - (char == ")")
+        if char == "|" and depth == 0:  # "a|b": opens either way
+            return [""]
     if cue.startswith("(?:"):
         depth, close = 0, -1
         for index, char in enumerate(cue):
@@ -106,8 +112,6 @@ def _openings(cue: str) -> list[str]:
         if close < 0 or "(" in group or after[:1] in ("?", "*", "{", "|"):
             return [""]
         return [opening for branch in group.split("|") for opening in _openings(branch)]
-    if "|" in cue and "(" not in cue:  # a top-level alternative: opens either way
-        return [""]
     found = _LEADING_LITERAL.match(cue)
     literal = found.group() if found else ""
     if cue[len(literal) : len(literal) + 1] in ("?", "*", "{"):
@@ -403,14 +407,9 @@ class RulesJudge:
     def judge(self, brand: str, passages: Sequence[str]) -> Sentiment:
         return verdict_of(passages).sentiment
 
-    def verdict(
-        self, brand: str, passages: Sequence[str], *, memo: SentenceMemo | None = None
-    ) -> Verdict:
-        """`memo`: one dict per answer, so sentences shared by its brands are scored once."""
-        return verdict_of(passages, memo=memo)
-
     def verdicts(
         self, said: Sequence[Sequence[str]], *, memo: SentenceMemo | None = None
     ) -> list[Verdict]:
-        """The verdict on each of an answer's brands, from each one's passages (`verdicts_of`)."""
+        """The verdict on each of an answer's brands, from each one's passages (`verdicts_of`;
+        `memo`: one dict per answer, so sentences its brands share are scored once)."""
         return verdicts_of(said, memo=memo)
