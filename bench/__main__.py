@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import analysis, cluster, collector, cpu, fanout, live, report, sse, writes
+from bench import analysis, cluster, collector, cpu, fanout, live, report, spacing, sse, writes
 from bench.loop import run_async
 from bench.procs import REPO_ROOT, fake_provider
 from bench.results import Section
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                 sections.append(analysis.section(sizes))
                 gc_runs = run_async(collector.measure(sizes, provider_url, work_dir))
                 sections.append(collector.section(sizes, gc_runs))
+                sections.append(spacing.section(sizes))
             if "cluster" in parts:
                 sections += cluster.run(sizes, fake, work_dir)
     print(report.render_text(sizes, sections))

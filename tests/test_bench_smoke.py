@@ -26,7 +26,7 @@ def test_quick_bench_prints_the_table_and_writes_the_report(tmp_path: Path) -> N
                   "4. SSE fan-out", "5. Memory and the engine cache",
                   "1b. Client behind the Provider protocol", "1c. Client baselines side by side",
                   "6. Server CPU per task, GC and loop stalls", "6b. Analysis per answer",
-                  "6c. The collector"):
+                  "6c. The collector", "6d. The analysis process"):
         assert title in done.stdout
         assert f"## {title}" in out.read_text()
     assert "## Machine" in out.read_text()
