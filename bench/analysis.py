@@ -7,14 +7,12 @@ INLINE_ANALYSIS_CHARS on the event loop, longer ones in its worker processes), c
 """
 
 import json
-import os
-import subprocess
 import sys
 import time
 from typing import Any
 
 from bench.answers import LONG_ANSWER, SHORT_ANSWER
-from bench.procs import REPO_ROOT
+from bench.procs import run_json
 from bench.results import Check, Section, ms, us
 from bench.sizes import Sizes
 from diagnosis.analysis import BrandSpec, analyze_answer
@@ -48,12 +46,8 @@ def _measure_here(batches: int, per_batch: int) -> dict[str, Any]:
 
 def _measure(*, native: bool, batches: int, per_batch: int) -> dict[str, Any]:
     """In a process of its own: the build is chosen once, at import."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.analysis", str(batches), str(per_batch)], cwd=REPO_ROOT,
-        env={**os.environ, ENV: "1" if native else "0"}, capture_output=True, text=True,
-        check=True,
-    )
-    measured: dict[str, Any] = json.loads(done.stdout)
+    measured: dict[str, Any] = run_json("bench.analysis", batches, per_batch,
+                                        env={ENV: "1" if native else "0"})
     return measured
 
 

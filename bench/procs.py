@@ -1,9 +1,11 @@
 """Child processes of a bench run (the fake provider, the server) and what /proc says of them.
 
 Every process started here is stopped by its own pid, never by name; output goes to a log file,
-never to a pipe that could fill up and stall the child.
+never to a pipe that could fill up and stall the child (run_json reads its child's whole output
+as the child runs: subprocess.run).
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,6 +48,16 @@ def rss_kb(pid: int) -> dict[str, int]:
         if name in ("VmRSS", "VmHWM"):
             values[name] = int(rest.split()[0])
     return values
+
+
+def run_json(module: str, *args: object, env: Mapping[str, str]) -> Any:
+    """`python -m module args...` in a process of its own (`env` added to ours), and the JSON it
+    prints: how a bench measures where this process's state must not count."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT,
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    )
+    return json.loads(done.stdout)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -9,17 +9,16 @@ starts its worker through a fork server, which re-imports the main module).
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import time
 from typing import Any
 
 from bench.answers import LONG_ANSWER
-from bench.procs import REPO_ROOT, cpu_seconds
+from bench.procs import cpu_seconds, run_json
 from bench.results import Section, us
 from bench.sizes import Sizes
 from diagnosis.analysis import BrandSpec
+from diagnosis.analysis.native import ENV
 from diagnosis.engine.analysis_pool import AnswerAnalyser
 
 BRANDS = (BrandSpec("蔚来", ("NIO",), is_own=True), BrandSpec("理想"), BrandSpec("小鹏"))
@@ -68,12 +67,8 @@ async def _measure_here(answers: int, repeats: int) -> dict[str, list[float]]:
 
 
 def _measure(answers: int, repeats: int) -> dict[str, list[float]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.spacing", str(answers), str(repeats)], cwd=REPO_ROOT,
-        env={**os.environ, "DIAGNOSIS_NATIVE_ANALYSIS": "1"}, capture_output=True, text=True,
-        check=True,
-    )
-    measured: dict[str, list[float]] = json.loads(done.stdout)
+    measured: dict[str, list[float]] = run_json("bench.spacing", answers, repeats,
+                                                env={ENV: "1"})
     return measured
 
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import Final, final
 
 from diagnosis.analysis.mentions import Mention
-from diagnosis.analysis.text import ItemList, Layout, ListItem
+from diagnosis.analysis.text import ItemList, Layout, ListItem, Value
 
 
 @final
-class ItemHit:
+class ItemHit(Value):
     """The list item that ranks a mention: its 1-based index and its span (for tone).
 
     Immutable, compared and hashed by value, like the frozen dataclass it was; written out
@@ -31,14 +31,8 @@ class ItemHit:
         self.start: Final = start
         self.end: Final = end
 
-    def _key(self) -> tuple[int, int, int]:
+    def fields(self) -> tuple[int, int, int]:
         return (self.index, self.start, self.end)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ItemHit) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     def __repr__(self) -> str:
         return f"ItemHit(index={self.index}, start={self.start}, end={self.end})"

@@ -17,7 +17,7 @@ from typing import Final, Literal, final
 import ahocorasick_rs
 
 from diagnosis.analysis.sentiment import PASSAGE_JOIN, Sentiment, score_passages
-from diagnosis.analysis.text import latin_words, matches
+from diagnosis.analysis.text import Value, latin_words, matches
 
 Stance = Literal["recommended", "alternative", "warned_against", "mentioned"]
 STANCES: tuple[Stance, ...] = ("recommended", "alternative", "warned_against", "mentioned")
@@ -26,7 +26,7 @@ _PRIORITY: tuple[CueKind, ...] = ("balanced", "warn", "recommend", "hedge")
 
 
 @final
-class Verdict:
+class Verdict(Value):
     """What an answer says about one brand: its tone and what it advises.
 
     Immutable, compared and hashed by value; a class of its own rather than a frozen
@@ -38,12 +38,8 @@ class Verdict:
         self.sentiment: Final = sentiment
         self.stance: Final = stance
 
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Verdict) and self.sentiment == other.sentiment
-                and self.stance == other.stance)
-
-    def __hash__(self) -> int:
-        return hash((self.sentiment, self.stance))
+    def fields(self) -> tuple[Sentiment, Stance]:
+        return (self.sentiment, self.stance)
 
     def __repr__(self) -> str:
         return f"Verdict(sentiment={self.sentiment!r}, stance={self.stance!r})"

@@ -107,8 +107,29 @@ def _cjk_number(token: str) -> int:
     return _CJK_DIGITS.get(token, 0)
 
 
+class Value:
+    """Equal and hashed by `fields()`: the base of the analysis's small immutable classes (Line,
+    rank.ItemHit, stance.Verdict). They are written out rather than frozen dataclasses for what
+    building one costs compiled (rank.ItemHit says how much)."""
+
+    __slots__ = ()
+
+    def fields(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Value) and type(other) is type(self)
+                and self.fields() == other.fields())
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+
+_NO_LEVEL = (9, 9)
+
+
 @final
-class Line:
+class Line(Value):
     """One classified line: its span, indentation and, for an item, its list level.
 
     Immutable and compared by value, as the NamedTuple it was; a class of its own because the
@@ -119,7 +140,7 @@ class Line:
 
     def __init__(
         self, start: int, end: int, kind: LineKind, indent: int = 0,
-        level: tuple[int, int] = (9, 9),  # (0, hashes) for "### 1." headers, else (1, marker level)
+        level: tuple[int, int] = _NO_LEVEL,  # (0, hashes) for "### 1." headers, else (1, level)
         number: int | None = None, hashes: int = 0,  # hashes: for headings
     ) -> None:
         self.start: Final = start
@@ -134,18 +155,9 @@ class Line:
         return (self.start, self.end, self.kind, self.indent, self.level, self.number,
                 self.hashes)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Line) and self.fields() == other.fields()
-
-    def __hash__(self) -> int:
-        return hash(self.fields())
-
     def __repr__(self) -> str:
         return ("Line(start={}, end={}, kind={!r}, indent={}, level={}, number={}, "
                 "hashes={})").format(*self.fields())
-
-
-_NO_LEVEL = (9, 9)
 
 
 def classify(text: str, start: int, end: int) -> Line:
@@ -160,13 +172,13 @@ def _classify(raw: str, start: int, end: int) -> Line:
     indent = len(expanded) - len(body)
     body = body.rstrip()
     if not body:  # whitespace only: a blank line
-        return Line(start, end, "rule", 0, _NO_LEVEL, None, 0)
+        return Line(start, end, "rule")
     first = body[0]
     # A table row opens with "|", is a separator row, or holds two or more "|"; each needs one.
     if "|" in body and (
         first == "|" or _TABLE_SEPARATOR.fullmatch(body) or body.count("|") >= 2
     ):
-        return Line(start, end, "table", indent, _NO_LEVEL, None, 0)
+        return Line(start, end, "table", indent)
     header = _HEADER.match(body) if first == "#" else None
     if header:
         hashes = len(header.group(1))
@@ -177,17 +189,17 @@ def _classify(raw: str, start: int, end: int) -> Line:
             found = pattern.match(rest)
             if found:
                 heading_number = _cjk_number(found.group(1))
-                return Line(start, end, "item", 0, (0, hashes), heading_number, 0)
-        return Line(start, end, "heading", indent, _NO_LEVEL, None, hashes)
+                return Line(start, end, "item", 0, (0, hashes), heading_number)
+        return Line(start, end, "heading", indent, hashes=hashes)
     if first in "-*_" and _RULE.fullmatch(body):
-        return Line(start, end, "rule", 0, _NO_LEVEL, None, 0)
+        return Line(start, end, "rule")
     content = body[2:] if body.startswith(("**", "__")) else body
     for marker_level, pattern in marker_forms(content[:1]):  # none for most lines
         found = pattern.match(content)
         if found and found.end() < len(content):
             number = _cjk_number(found.group(1)) if found.groups() else None
-            return Line(start, end, "item", indent, (1, marker_level), number, 0)
-    return Line(start, end, "text", indent, _NO_LEVEL, None, 0)
+            return Line(start, end, "item", indent, (1, marker_level), number)
+    return Line(start, end, "text", indent)
 
 
 def split_lines(text: str) -> list[Line]:
