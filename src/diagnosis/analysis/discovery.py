@@ -16,56 +16,57 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Final
 
 from diagnosis.analysis.mentions import find_mentions
 from diagnosis.analysis.schemas import BrandSpec
 from diagnosis.analysis.text import _FULL_WIDTH, normalize
 
 # Through the package, not __file__: the compiled module's __file__ is not the source's (native.py).
-STOPLIST = Path(str(files("diagnosis.analysis").joinpath("discovery_stoplist.json")))
-TOP_N = 10
-EXAMPLE_CHARS = 120
-RATE_DIGITS = 4
+STOPLIST: Final = Path(str(files("diagnosis.analysis").joinpath("discovery_stoplist.json")))
+TOP_N: Final = 10
+EXAMPLE_CHARS: Final = 120
+RATE_DIGITS: Final = 4
 
 # An item's marker: "1." "1)" "1、" "(1)" "一、" (after NFKC), optionally after "### "; bullets.
-_NUMBERED = re.compile(
+_NUMBERED: Final = re.compile(
     r"^\s{0,3}(?:#{1,6}\s*)?(?:\*\*|__)?\s*(?:(\d{1,2})(?:\.(?!\d)|\)|、)|\((\d{1,2})\)|"
     r"([一二三四五六七八九十]{1,3})[、.])\s*(?P<rest>.+)$"
 )
-_BULLET = re.compile(r"^(?P<indent>\s{0,3})(?:[-*+]\s+|[•●▪◦]\s*)(?P<rest>.+)$")
-_HEADER = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<rest>.+)$")
-_TABLE = re.compile(r"^\s*\|(?P<cells>.+)\|\s*$")
-_TABLE_SEPARATOR = re.compile(r"^[\s|:\-]+$")
-_BOLD = re.compile(r"^(?:\*\*|__)(?P<head>.+?)(?:\*\*|__)(?P<after>.*)$")
-_LINK = re.compile(r"^\[(?P<head>[^\]]+)\]\([^)]*\)(?P<after>.*)$")
-_SEPARATOR = re.compile(r"\s*(?:[：:]|\s[-–—]\s|——|—|\s\|\s)\s*")
+_BULLET: Final = re.compile(r"^(?P<indent>\s{0,3})(?:[-*+]\s+|[•●▪◦]\s*)(?P<rest>.+)$")
+_HEADER: Final = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<rest>.+)$")
+_TABLE: Final = re.compile(r"^\s*\|(?P<cells>.+)\|\s*$")
+_TABLE_SEPARATOR: Final = re.compile(r"^[\s|:\-]+$")
+_BOLD: Final = re.compile(r"^(?:\*\*|__)(?P<head>.+?)(?:\*\*|__)(?P<after>.*)$")
+_LINK: Final = re.compile(r"^\[(?P<head>[^\]]+)\]\([^)]*\)(?P<after>.*)$")
+_SEPARATOR: Final = re.compile(r"\s*(?:[：:]|\s[-–—]\s|——|—|\s\|\s)\s*")
 # What a _SEPARATOR match opens with (whitespace, a colon, a dash): a search for it skips ahead
 # in C, while _SEPARATOR, opening with `\s*`, is tried at every position.
-_SEPARATOR_START = re.compile(r"[\s：:—]")
-_SENTENCE = re.compile(r"[，。,;；!！?？、]|https?://")
-_PAREN = re.compile(r"\s*[（(][^（()）]*[）)]\s*$")
-_PRICE = re.compile(r"\d+\s*(?:元|万|千|百|块|k\b|w\b|rmb|\$|美元|寸|英寸)|^[\d\s.$¥￥-]+$")
-_CHINESE_DIGITS = "一二三四五六七八九十"
+_SEPARATOR_START: Final = re.compile(r"[\s：:—]")
+_SENTENCE: Final = re.compile(r"[，。,;；!！?？、]|https?://")
+_PAREN: Final = re.compile(r"\s*[（(][^（()）]*[）)]\s*$")
+_PRICE: Final = re.compile(r"\d+\s*(?:元|万|千|百|块|k\b|w\b|rmb|\$|美元|寸|英寸)|^[\d\s.$¥￥-]+$")
+_CHINESE_DIGITS: Final = "一二三四五六七八九十"
 # The character a line opens with, after its leading whitespace (`\s` is str.isspace), if
 # _NUMBERED (that, or any `\d`, which is str.isdecimal) or _BULLET is to match it; _TABLE
 # needs a "|" there and _HEADER a "#" first of all. Most lines are prose and try none of them.
-_NUMBERED_STARTS = frozenset("#*_(" + _CHINESE_DIGITS)
-_BULLET_STARTS = frozenset("-*+•●▪◦")
-_ITEM_STARTS = _NUMBERED_STARTS | _BULLET_STARTS  # _HEADER's "#" among them
+_NUMBERED_STARTS: Final = frozenset("#*_(" + _CHINESE_DIGITS)
+_BULLET_STARTS: Final = frozenset("-*+•●▪◦")
+_ITEM_STARTS: Final = _NUMBERED_STARTS | _BULLET_STARTS  # _HEADER's "#" among them
 # is_cjk's ranges as one character class: a search in C, not a Python call per character.
-_CJK = re.compile(
+_CJK: Final = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]"
 )
-_MODEL_TAIL = re.compile(r"[\sA-Za-z0-9+\-.]*\d[\sA-Za-z0-9+\-.]*$")
+_MODEL_TAIL: Final = re.compile(r"[\sA-Za-z0-9+\-.]*\d[\sA-Za-z0-9+\-.]*$")
 # A list introduced like this lists criteria, not brands ("选手机主要看这几点：", "Some things
 # to consider:"), unless the intro speaks of brands or picks.
-_CRITERIA_INTRO = re.compile(
+_CRITERIA_INTRO: Final = re.compile(
     r"几点|几个方面|方面|因素|维度|注意|考虑|要点|看这|关注|建议|技巧|标准|"
     r"\b(?:things?|factors?|consider|considerations|check|look for|keep in mind|tips|criteria|"
     r"depends? on|think about)\b",
     re.IGNORECASE,
 )
-_BRAND_INTRO = re.compile(
+_BRAND_INTRO: Final = re.compile(
     r"品牌|推荐|款|几家|厂商|\b(?:brands?|picks?|options|providers?|makers?|shortlist)\b",
     re.IGNORECASE,
 )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import tldextract
 
@@ -25,11 +25,11 @@ SourceKind = Literal["own", "competitor", "ugc", "editorial", "ecommerce", "ency
 TABLE_KINDS: tuple[str, ...] = ("ugc", "editorial", "ecommerce", "encyclopedia")
 SOURCE_KINDS: tuple[str, ...] = ("own", "competitor", *TABLE_KINDS, "other")
 # Through the package, not __file__: the compiled module's __file__ is not the source's (native.py).
-DEFAULT_TABLE = Path(str(files("diagnosis.analysis").joinpath("domain_kinds.json")))
+DEFAULT_TABLE: Final = Path(str(files("diagnosis.analysis").joinpath("domain_kinds.json")))
 
 # suffix_list_urls=() and cache_dir=None: the snapshot shipped inside the package, no fetch, no
 # cache file written anywhere. ICANN suffixes only: a-brand.github.io counts as github.io.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+_EXTRACT: Final = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 class DomainTableError(ValueError):

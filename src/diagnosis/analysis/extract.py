@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from diagnosis.analysis.domains import DomainKinds
 from diagnosis.analysis.mentions import find_mentions
@@ -21,7 +21,7 @@ from diagnosis.analysis.sources import answer_sources
 from diagnosis.analysis.stance import RulesJudge
 from diagnosis.analysis.text import normalize, parse_layout
 
-_RULES = RulesJudge()
+_RULES: Final = RulesJudge()
 
 
 def analyze_answer(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 import ahocorasick_rs
 
@@ -57,7 +57,7 @@ def is_word_char(char: str) -> bool:
 
 # Letters and digits of the Latin, Greek and Cyrillic scripts (after casefolding): the
 # characters that glue onto a Latin name. CJK characters are deliberately absent.
-_WORD = r"[0-9a-z_\u00b5\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]"
+_WORD: Final = r"[0-9a-z_\u00b5\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]"
 
 
 @lru_cache(maxsize=512)
@@ -74,7 +74,7 @@ def _pattern(name: str) -> re.Pattern[str] | None:
     return re.compile(left + body + right)
 
 
-_WORD_CHAR = re.compile(_WORD)
+_WORD_CHAR: Final = re.compile(_WORD)
 
 # A spelling the automaton finds: its brands (in request order), and whether each end must sit
 # on a word boundary (a Latin-ended side).

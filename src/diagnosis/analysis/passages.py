@@ -12,6 +12,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Final
 
 from diagnosis.analysis import lexicon
 from diagnosis.analysis.mentions import Mention
@@ -24,35 +25,35 @@ Span = tuple[int, int]
 # skips ahead to where a match can start (see text.latin_words): a run of the punctuation, or a
 # "." followed by what ends a sentence, is `[。!?\n]+|\.(?=\s|$|[\u4e00-\u9fff])` spelt as
 # one character of either, then the rest of its branch.
-_SENTENCE_END = re.compile(r"[。!?\n.](?:(?<=\.)(?=\s|$|[\u4e00-\u9fff])|(?<!\.)[。!?\n]*)")
+_SENTENCE_END: Final = re.compile(r"[。!?\n.](?:(?<=\.)(?=\s|$|[\u4e00-\u9fff])|(?<!\.)[。!?\n]*)")
 # Punctuation ends a clause and is dropped; a contrast word starts the next clause and stays in
 # it, so the judge still sees "A, but B". (`[,;。!?\n]+|\.(?=\s|$)`, spelt as above.)
-_CLAUSE_PUNCTUATION = re.compile(r"[,;。!?\n.](?:(?<=\.)(?=\s|$)|(?<!\.)[,;。!?\n]*)")
-_CLAUSE_WORD = re.compile(
+_CLAUSE_PUNCTUATION: Final = re.compile(r"[,;。!?\n.](?:(?<=\.)(?=\s|$)|(?<!\.)[,;。!?\n]*)")
+_CLAUSE_WORD: Final = re.compile(
     r"但是|但|然而|不过|可是|反而|而(?<![从因反进然]而)(?![且言是])|"
     + latin_words("but", "while", "whereas", "however", "although", "though")
 )
-_OBJECT_BEFORE = re.compile(
+_OBJECT_BEFORE: Final = re.compile(
     r"(?:比|相比|相比于|相较于|对比|较之|不如|比不上|比得上|不及|超过|超越|(?<![对关由])于"
     r"|\bthan|\bcompared (?:to|with)|\bunlike|\bversus|\bvs\.?|\bbeating"
     r"|\b(?:half|twice|double|triple|a third) (?:of )?what)\s*(?:(?:the|a|an)\s+)?$"
 )
 # Every comparison word above starts with one of these: a window without any (most Chinese
 # ones) needs no search of the long alternation.
-_OBJECT_HINT = re.compile("[比相对较不超于tcuvbhda]")
-_OBJECT_WINDOW = 24  # characters before a mention that can hold its comparison word
-_COMPARE_SPAN = re.compile(
+_OBJECT_HINT: Final = re.compile("[比相对较不超于tcuvbhda]")
+_OBJECT_WINDOW: Final = 24  # characters before a mention that can hold its comparison word
+_COMPARE_SPAN: Final = re.compile(
     r"(?:与|和|跟|同)(?P<objects>[^,;。!?\n]{1,40}?)"
     r"(?:相比|比较|比起|对比|比|差不多|一样|相当|接近|相近|类似|持平)"
 )
 # Where a list item's or table row's head ends: the brand named before it owns the unit.
-_HEAD_END = re.compile(r"[:：|]|\s[-–—]\s|\n")
-_HEAD_REACH = 40
-_MARKER = re.compile(
+_HEAD_END: Final = re.compile(r"[:：|]|\s[-–—]\s|\n")
+_HEAD_REACH: Final = 40
+_MARKER: Final = re.compile(
     r"[\s|#*•·>-]*(?:\(?(?:\d{1,3}|[一二三四五六七八九十]{1,3})[.)、]?\)?)?[\s*_]*"
 )
-_ENUMERATION = re.compile(r"\s*(?:、|和|与|及|以及|或|,|\band\b|\bor\b|&)\s*")
-_FILLER = re.compile(r"(?:[\s\W_]|和|与|及|或|以及|and|or|the)*")
+_ENUMERATION: Final = re.compile(r"\s*(?:、|和|与|及|以及|或|,|\band\b|\bor\b|&)\s*")
+_FILLER: Final = re.compile(r"(?:[\s\W_]|和|与|及|或|以及|and|or|the)*")
 
 
 def _pieces(start: int, end: int, text: str, pattern: re.Pattern[str]) -> list[Span]:
@@ -157,8 +158,8 @@ def _attribute_clauses(
 # Whether any of the words occurs in a sentence, in one scan instead of one `in` per word
 # (an alternation of the literals matches somewhere exactly when one of them is a substring;
 # the tuple is never empty, which would make the pattern match everything).
-_ZH_BACK_REFERENCE = re.compile("|".join(map(re.escape, lexicon.ZH_BACK_REFERENCES)))
-_EN_TOKEN = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
+_ZH_BACK_REFERENCE: Final = re.compile("|".join(map(re.escape, lexicon.ZH_BACK_REFERENCES)))
+_EN_TOKEN: Final = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
 
 
 def _refers_back(sentence: str) -> bool:

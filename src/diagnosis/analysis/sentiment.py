@@ -34,12 +34,14 @@ _ZH_TABLE: dict[str, tuple[str, float]] = {
     **{word: ("word", float(weight)) for word, weight in lexicon.ZH_WEIGHTS.items()},
 }
 # Dropped in list order where they overlap (as a regex alternation of them would be).
-_ZH_DEGREE = ahocorasick_rs.AhoCorasick(
+_ZH_DEGREE: Final = ahocorasick_rs.AhoCorasick(
     list(lexicon.ZH_DEGREE_ADVERBS), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST
 )
-_NEGATION_REACH_ZH = 5  # characters between a negator and the word it negates (不是所有人都喜欢)
-_NEGATION_REACH_EN = 4  # tokens (doesn't have a clear advantage)
-_VERDICT_GAP = 2  # 舒适性一般: at most this many characters between a quality and its verdict
+# characters between a negator and the word it negates (不是所有人都喜欢)
+_NEGATION_REACH_ZH: Final = 5
+_NEGATION_REACH_EN: Final = 4  # tokens (doesn't have a clear advantage)
+# 舒适性一般: at most this many characters between a quality and its verdict
+_VERDICT_GAP: Final = 2
 # The lexicon's tables the scoring loops read, bound here as Final: the compiled module reads
 # a Final global directly, another module's attribute through a lookup on every use.
 _EN_PHRASES: Final = lexicon.EN_PHRASES
@@ -49,11 +51,11 @@ _EN_NEGATORS: Final = lexicon.EN_NEGATORS
 _EN_WEIGHTS: Final = lexicon.EN_WEIGHTS
 _ZH_SELF_NEGATIVE_NEGATORS: Final = lexicon.ZH_SELF_NEGATIVE_NEGATORS
 _ZH_QUALITY_VERDICTS: Final = lexicon.ZH_QUALITY_VERDICTS
-_EN_CLAUSES = re.compile(r"[,.;:!?\n()\"“”。，；：！？]+")
-_EN_TOKEN = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
+_EN_CLAUSES: Final = re.compile(r"[,.;:!?\n()\"“”。，；：！？]+")
+_EN_TOKEN: Final = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
 # What a token must be for a phrase to start with it ("best" or "best-in" for best-in-class):
 # the phrase lookups run for these tokens only.
-_EN_PHRASE_HEADS = frozenset(
+_EN_PHRASE_HEADS: Final = frozenset(
     phrase[:i] for phrase in _EN_PHRASES for i, char in enumerate(phrase) if char == "-"
 )
 
@@ -63,19 +65,21 @@ def _negated(weight: float) -> float:
     return -weight if weight > 0 else 1.0
 
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
+_CJK: Final = (
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
+)
 # The lexicon's words in one Aho-Corasick automaton, built once: leftmost, then longest match,
 # non-overlapping (what a regex alternation of the words sorted longest first finds, 20-40x
 # faster). Breaks are runs of non-CJK, non-space characters: the words are CJK only (a test
 # holds the lexicon to that), so the two never overlap and merge by position.
-_ZH_WORDS = list(_ZH_TABLE)
-_ZH_WORD_VALUES = [_ZH_TABLE[word] for word in _ZH_WORDS]
-_ZH_MATCHER = ahocorasick_rs.AhoCorasick(
+_ZH_WORDS: Final = list(_ZH_TABLE)
+_ZH_WORD_VALUES: Final = [_ZH_TABLE[word] for word in _ZH_WORDS]
+_ZH_MATCHER: Final = ahocorasick_rs.AhoCorasick(
     _ZH_WORDS, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST
 )
-_ZH_BREAK = re.compile(f"[^\\s{_CJK}]+")
-_HAS_CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
-_HAS_LATIN = re.compile("[a-z]")
+_ZH_BREAK: Final = re.compile(f"[^\\s{_CJK}]+")
+_HAS_CJK: Final = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+_HAS_LATIN: Final = re.compile("[a-z]")
 
 
 def _zh_tokens(text: str) -> list[tuple[int, int, str, float]]:
@@ -212,10 +216,10 @@ def score_passage(text: str) -> float:
 # on its own (leftmost-first and leftmost-longest alike: a scan that reaches a passage's start
 # finds what a scan of the passage alone finds). Every word also holds a character _HAS_CJK
 # sees, so a passage without one has no word, the 0 score_passage gives it without looking.
-PASSAGE_JOIN = "\x00"
-_JOINABLE = all(PASSAGE_JOIN not in word and _HAS_CJK.search(word) for word in _ZH_WORDS) and all(
-    PASSAGE_JOIN not in adverb for adverb in lexicon.ZH_DEGREE_ADVERBS
-)
+PASSAGE_JOIN: Final = "\x00"
+_JOINABLE: Final = all(
+    PASSAGE_JOIN not in word and _HAS_CJK.search(word) for word in _ZH_WORDS
+) and all(PASSAGE_JOIN not in adverb for adverb in lexicon.ZH_DEGREE_ADVERBS)
 
 
 def score_passages(texts: Sequence[str]) -> list[float]:

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from diagnosis.analysis.domains import DomainKinds, classify, registrable_domain
 from diagnosis.analysis.schemas import BrandSpec
 
 # Markdown links first so that "[官网](https://x.cn)" yields the URL without its ")".
-_URL = re.compile(
+_URL: Final = re.compile(
     r"\[[^\]\n]*\]\(\s*<?(?P<md>https?://(?:[^\s()<>]|\([^\s()<>]*\))+)>?(?:\s+\"[^\"]*\")?\s*\)"
     r"|(?P<bare>https?://[^\s<>\"'`\[\]{}|\\^（）【】《》〈〉「」『』“”‘’，。；：！？、]+)",
     re.IGNORECASE,
 )
 # Trailing characters that end a sentence rather than a URL (English and Chinese).
-_TRAILING = ".,;:!?'\"*_~）)】]》」』。，；：！？、…"
+_TRAILING: Final = ".,;:!?'\"*_~）)】]》」』。，；：！？、…"
 
 
 def _strip_trailing(url: str) -> str:

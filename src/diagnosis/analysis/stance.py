@@ -51,39 +51,39 @@ def _load_cues() -> dict[str, dict[str, list[str]]]:
     return {lang: data[lang] for lang in ("zh", "en")}
 
 
-_CUES = _load_cues()
-_ZH_KIND = {
+_CUES: Final = _load_cues()
+_ZH_KIND: Final = {
     word: kind
     for kind in ("hedge", "recommend", "warn", "balanced", "not_recommend")
     for word in _CUES["zh"][kind]
 }
 # Leftmost, then longest cue (as the alternation sorted longest first did), in one automaton.
-_ZH_CUE_WORDS = sorted(_ZH_KIND, key=len, reverse=True)
-_ZH_CUE = ahocorasick_rs.AhoCorasick(
+_ZH_CUE_WORDS: Final = sorted(_ZH_KIND, key=len, reverse=True)
+_ZH_CUE: Final = ahocorasick_rs.AhoCorasick(
     _ZH_CUE_WORDS, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST
 )
 # One group per kind, the word boundary outside the alternation: the engine tries the
 # alternatives only where a word starts, which keeps the scan cheap on long answers.
-_EN_CUE = re.compile(
+_EN_CUE: Final = re.compile(
     "\\b(?:"
     + "|".join(f"(?P<{kind}>{'|'.join(_CUES['en'][kind])})" for kind in _PRIORITY)
     + ")\\b"
 )
-_ZH_NEGATOR = re.compile(r"(?:不|没|别|难|非|无法)[^,;.!?。，；！？]{0,5}$")
-_ZH_NEGATOR_WINDOW = 7
-_ZH_NOT_NEGATORS = re.compile(r"不错|不少|不仅|不同|不妨|不管|不论|难得")
-_EN_NEGATOR = re.compile(
+_ZH_NEGATOR: Final = re.compile(r"(?:不|没|别|难|非|无法)[^,;.!?。，；！？]{0,5}$")
+_ZH_NEGATOR_WINDOW: Final = 7
+_ZH_NOT_NEGATORS: Final = re.compile(r"不错|不少|不仅|不同|不妨|不管|不论|难得")
+_EN_NEGATOR: Final = re.compile(
     r"\b(?:not|never|no|hardly|n't|cannot|can't|won't|wouldn't)\s+(?:\w+\s+)?$"
 )
-_BEST_BEFORE = re.compile(r"\bbest\s+(?:\S+\s+)?$")
-_LATIN_RUN = re.compile("[a-z]+")
+_BEST_BEFORE: Final = re.compile(r"\bbest\s+(?:\S+\s+)?$")
+_LATIN_RUN: Final = re.compile("[a-z]+")
 # Whether every English cue opens with a lowercase letter ("avoid", "(?:hard|difficult) to
 # recommend"), so that a match can only start where a run of letters does (_en_cue_matches).
-_OPENS_WITH_LETTER = re.compile(r"[a-z]|\(\?:[a-z][^()|]*(?:\|[a-z][^()|]*)*\)(?![?*{])")
-_CUES_OPEN_WITH_LETTER = all(
+_OPENS_WITH_LETTER: Final = re.compile(r"[a-z]|\(\?:[a-z][^()|]*(?:\|[a-z][^()|]*)*\)(?![?*{])")
+_CUES_OPEN_WITH_LETTER: Final = all(
     _OPENS_WITH_LETTER.match(cue) for kind in _PRIORITY for cue in _CUES["en"][kind]
 )
-_LEADING_LITERAL = re.compile("[a-z' -]*")  # characters that stand for themselves
+_LEADING_LITERAL: Final = re.compile("[a-z' -]*")  # characters that stand for themselves
 
 
 def _openings(cue: str) -> list[str]:
@@ -132,38 +132,42 @@ def _openings_by_letter() -> dict[str, tuple[str, ...]] | None:
 # A run of letters where no cue's opening starts is not tried: most Latin runs in a Chinese
 # answer are brand and model names (NIO, SUV, OTA), and trying the whole alternation at one
 # costs as much as scanning a clause.
-_EN_OPENINGS = _openings_by_letter()
+_EN_OPENINGS: Final = _openings_by_letter()
 
 # The character a sentence ends with: a sentence ends right after each match. (A zero-width split,
 # `(?<=[。!?\n])|(?<=\.)(?=\s)`, tries its lookbehinds at every position; this opens with a
 # character class, which the engine scans for: see text.latin_words.)
-_SENTENCE_END = re.compile(r"[。!?\n.](?:(?<=\.)(?=\s)|(?<!\.))")
+_SENTENCE_END: Final = re.compile(r"[。!?\n.](?:(?<=\.)(?=\s)|(?<!\.))")
 # Where a sentence's clauses part: `[,;:，；：、]+|\s[-–—]\s`, spelt to open with one character
 # class (see text.latin_words); the two sets of the opening character are disjoint, so each
 # lookbehind picks its branch.
-_CLAUSE_SEPARATOR = re.compile(
+_CLAUSE_SEPARATOR: Final = re.compile(
     r"[,;:，；：、\s](?:(?<=[,;:，；：、])[,;:，；：、]*|(?<=\s)[-–—]\s)"
 )
-_CONTRAST_START = re.compile(
+_CONTRAST_START: Final = re.compile(
     r"\s*(?:但是|但|不过|然而|可是|可惜|反而|只是|\b(?:but|however|yet|though|although|while|whereas)\b)"
 )
-_CONTRAST_INSIDE = re.compile(  # literals first: see text.latin_words
+_CONTRAST_INSIDE: Final = re.compile(  # literals first: see text.latin_words
     "但是|但|不过|然而|可是|可惜|反而|"
     + latin_words("but", "however", "yet", "though", "although", "whereas")
 )
 # The characters a _CONTRAST_START match can have after its leading whitespace (\\s is what
 # str.lstrip strips): a piece opening with none of them is not tried (a test holds the two to
 # each other).
-_CONTRAST_OPENINGS = frozenset("但不然可反只bhytaw")
-_CONCESSION_START = re.compile(r"\s*(?:虽然|尽管|虽说|虽|\b(?:although|though|while|despite)\b)")
-_MILD = re.compile(r"略|稍|有点|有些|\b(?:slightly|a bit|a little|somewhat|relatively|a touch)\b")
-BEFORE_CONTRAST_WEIGHT = 0.5  # what a clause before "but" still counts
-IMPLIED_TURN = 0.6  # "A is great, but ...": an unscored later clause still turns the verdict
-MILD_FACTOR = 0.3  # "不过售价略高": a mild reservation weighs less
-NEUTRAL_BAND = 0.5  # |score| up to this is neutral
+_CONTRAST_OPENINGS: Final = frozenset("但不然可反只bhytaw")
+_CONCESSION_START: Final = re.compile(
+    r"\s*(?:虽然|尽管|虽说|虽|\b(?:although|though|while|despite)\b)"
+)
+_MILD: Final = re.compile(
+    r"略|稍|有点|有些|\b(?:slightly|a bit|a little|somewhat|relatively|a touch)\b"
+)
+BEFORE_CONTRAST_WEIGHT: Final = 0.5  # what a clause before "but" still counts
+IMPLIED_TURN: Final = 0.6  # "A is great, but ...": an unscored later clause still turns the verdict
+MILD_FACTOR: Final = 0.3  # "不过售价略高": a mild reservation weighs less
+NEUTRAL_BAND: Final = 0.5  # |score| up to this is neutral
 
 
-_BRANCH_REACH = 12  # a passage opening with "otherwise" is the fallback, not the condition
+_BRANCH_REACH: Final = 12  # a passage opening with "otherwise" is the fallback, not the condition
 
 
 def _zh_cues(text: str) -> set[CueKind]:

@@ -12,7 +12,9 @@ from typing import Final, Literal, final
 
 LineKind = Literal["item", "heading", "table", "rule", "text"]
 
-_CJK_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CJK_DIGITS: Final = {
+    "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9
+}
 
 # Marker forms, from the outermost to the innermost list level (Chinese documents nest
 # 一、 > （一） > 1. > （1）; bullets are the innermost). Applied after NFKC, so （1） is (1).
@@ -23,7 +25,7 @@ _MARKERS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (4, re.compile(r"\((\d{1,3})\)\s*")),
     (5, re.compile(r"(?:[-*+]\s+|[•·●▪◦]\s*)")),
 )
-BULLET_LEVEL = 5
+BULLET_LEVEL: Final = 5
 # The marker forms a line's first character can open (digits: \d, the third form only); a line
 # opening with another character is text, and a bullet line tries one form, not five.
 _MARKERS_BY_START: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
@@ -39,13 +41,13 @@ def marker_forms(first: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
     if forms is None:
         return (_MARKERS[2],) if first.isdigit() else ()
     return forms
-_HEADER = re.compile(r"(#{1,6})\s+")
-_RULE = re.compile(r"([-*_])(?:\s*\1){2,}\s*")
-_TABLE_SEPARATOR = re.compile(r"\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?")
-_EMPHASIS = re.compile(r"(?:\*\*|__)")
+_HEADER: Final = re.compile(r"(#{1,6})\s+")
+_RULE: Final = re.compile(r"([-*_])(?:\s*\1){2,}\s*")
+_TABLE_SEPARATOR: Final = re.compile(r"\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?")
+_EMPHASIS: Final = re.compile(r"(?:\*\*|__)")
 # A paragraph opening with one of these is a verdict on what came before, never a list item's
 # continuation (models often end a list with "总的来说，..." with no blank line before it).
-_VERDICT_OPENERS = re.compile(
+_VERDICT_OPENERS: Final = re.compile(
     r"(?:总的来说|总而言之|总体来说|总体而言|整体来看|综上|总之|总结|最后|结论|建议|"
     r"overall|in summary|in conclusion|to sum up|to summari[sz]e|all in all|in short|"
     r"ultimately|bottom line)"
@@ -56,7 +58,7 @@ _VERDICT_OPENERS = re.compile(
 # NFKC already. Each is replaced by its compatibility decomposition (one ASCII character) with
 # str.replace, which leaves the string's NFKC unchanged; the rest is then usually normalised
 # already, which the C quick check confirms without CPython's ~100 ns a character of NFKC.
-_FULL_WIDTH = tuple(
+_FULL_WIDTH: Final = tuple(
     (char, unicodedata.normalize("NFKD", char))
     for char in (*map(chr, range(0xFF01, 0xFF5F)), "\u3000")
     if not char.isalnum()
@@ -125,7 +127,7 @@ class Value:
         return hash(self.fields())
 
 
-_NO_LEVEL = (9, 9)
+_NO_LEVEL: Final = (9, 9)
 
 
 @final
