@@ -8,7 +8,7 @@ from typing import Any
 from diagnosis.constants import ErrorKind
 from diagnosis.engine.breaker import BreakerState, CircuitBreaker
 from diagnosis.engine.calls import PlatformRuntime, RetryPolicy
-from diagnosis.providers.base import ChatRequest
+from diagnosis.providers.base import ChatRequest, Completion
 from diagnosis.providers.openai_compat import OpenAICompatibleProvider
 from tests.engine.conftest import fake_platform
 from tests.fake_openai import hang, ok, status
@@ -220,3 +220,30 @@ async def test_a_retried_call_counts_each_attempt_and_logs_each_retry(fake_opena
     assert len(retries) == 2
     assert "execution_id=exec-1" in retries[0] and "attempt=1" in retries[0]
     assert "attempt=2" in retries[1]
+
+
+class _Failing:
+    """A provider whose own code raises on one prompt, the way a parser can fail on a body."""
+
+    platform_id = "p"
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        if request.prompt == "boom":
+            raise KeyError("sk-not-for-logs choices")
+        return Completion(text="1. 蔚来")
+
+
+async def test_a_provider_raising_on_a_body_fails_that_call_only_and_logs_no_message(caplog):
+    limits = dict(max_concurrency=2, rpm=None, timeout_s=5.0, global_limit=asyncio.Semaphore(4))
+    breaker = CircuitBreaker("p", failure_threshold=5, reset_timeout_s=30, clock=Clock())
+    failing = PlatformRuntime(_Failing(), platform_id="p", retry=RetryPolicy(max_retries=2),
+                              breaker=breaker, **limits)  # type: ignore[arg-type]
+
+    bad = await failing.call(ChatRequest(prompt="boom"))
+    good = await failing.call(ChatRequest(prompt="fine"))
+
+    assert (bad.error_kind, bad.error, bad.attempts) == (ErrorKind.bad_response,
+                                                         "unexpected KeyError", 1)
+    assert good.completion is not None and good.completion.text == "1. 蔚来"
+    assert "provider raised platform=p error=KeyError at=test_calls.py" in caplog.text
+    assert "sk-not-for-logs" not in caplog.text

@@ -11,7 +11,7 @@ from diagnosis.engine import metrics
 from diagnosis.persistence.faults import is_transient
 from diagnosis.providers.storable import storable_text
 from tests.engine.conftest import fake_platform, request
-from tests.fake_openai import ok
+from tests.fake_openai import ok, status
 
 
 async def finished(engine, record, bound_s: float = 30.0):
@@ -147,3 +147,20 @@ def test_postgres_errors_are_classified_by_sqlstate():
         assert is_transient(wrapped(code)), code
     for code in ("22021", "23505", "22P05", "42703"):
         assert not is_transient(wrapped(code)), code
+
+
+async def test_a_body_nested_past_the_json_decoders_depth_fails_only_its_own_task(
+    make_engine, fake_openai
+):
+    # given a platform whose first answer is 200 kB of nested brackets (the standard library's
+    # decoder raises RecursionError on it), the others ordinary answers
+    fake_openai.script("p", status(200, body="[" * 100_000 + "]" * 100_000))
+    fake_openai.default("p", ok("1. **蔚来**：很好。"))
+    async with make_engine([fake_platform("p", fake_openai.base_url, max_concurrency=1)]) as engine:
+        record = await engine.create(request(["p"], questions=["q1", "q2", "q3"]))
+        row, rows = await finished(engine, record)
+    # then that task is a bad_response result and the rest of the fan-out goes on
+    assert row.status == ExecutionStatus.partial_success
+    assert sorted((r.status, r.error_kind) for r in rows) == [
+        ("error", "bad_response"), ("ok", None), ("ok", None),
+    ]

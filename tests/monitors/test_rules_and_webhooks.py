@@ -94,6 +94,8 @@ def test_robots_answer_200_with_an_error_code_which_is_not_a_delivery():
     assert not accepted("dingtalk", 200, b'{"errcode":310000,"errmsg":"sign not match"}')
     assert not accepted("feishu", 200, b'{"code":19021,"msg":"sign match fail"}')
     assert not accepted("generic", 500, b"")
+    # a robot's reply nested past the JSON decoder's depth is no delivery, not a crash
+    assert not accepted("wecom", 200, b"[" * 100_000 + b"]" * 100_000)
 
 
 def test_credentials_in_webhook_urls_are_masked():

@@ -223,6 +223,19 @@ async def test_non_json_200_is_a_bad_response(fake_openai, make_provider):
     assert error.kind is ErrorKind.bad_response
 
 
+async def test_json_200_nested_past_the_decoders_depth_is_a_bad_response(
+    fake_openai, make_provider
+):
+    # 200 kB of brackets: the standard library's decoder raises RecursionError, not a
+    # JSONDecodeError, which escaped the provider and ended the whole fan-out.
+    fake_openai.script(MODEL, status(200, body="[" * 100_000 + "]" * 100_000))
+
+    error = await call_error(make_provider())
+
+    assert error.kind is ErrorKind.bad_response
+    assert error.message.endswith("200 with a non-JSON body (text/html; charset=utf-8)")
+
+
 async def test_json_200_without_choices_is_a_bad_response(fake_openai, make_provider):
     fake_openai.script(MODEL, no_choices())
 

@@ -10,7 +10,9 @@ import asyncio
 import logging
 import random
 import time
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -154,6 +156,11 @@ class PlatformRuntime:
         except ProviderError as exc:
             self._count(permit, exc.kind, begun)
             raise
+        except Exception as exc:
+            # A provider's code failing on what a platform sent (a bug, but one data from outside
+            # triggered) fails this task, not the whole fan-out: it is counted as a bad response.
+            self._count(permit, ErrorKind.bad_response, begun)
+            raise self._unexpected(exc) from exc
         except asyncio.CancelledError:
             self.breaker.release(permit)  # a cancelled call is neither success nor failure
             self._publish_breaker()
@@ -182,6 +189,15 @@ class PlatformRuntime:
 
     def _publish_breaker(self) -> None:
         self._breaker_gauge.set(_BREAKER_GAUGE[self.breaker.state])
+
+    def _unexpected(self, exc: Exception) -> ProviderError:
+        # The type and where it was raised, never its message: an exception's text can carry
+        # whatever it was handed, and logs never hold a secret.
+        where = traceback.extract_tb(exc.__traceback__)[-1:]
+        place = f"{Path(where[0].filename).name}:{where[0].lineno}" if where else "?"
+        log.error("provider raised platform=%s error=%s at=%s", self.platform_id,
+                  type(exc).__name__, place)
+        return ProviderError(ErrorKind.bad_response, f"unexpected {type(exc).__name__}")
 
     def _log_retry(
         self, error: ProviderError, attempt: int, wait: float, execution_id: str

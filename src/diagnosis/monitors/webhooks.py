@@ -117,7 +117,7 @@ def accepted(kind: str, status_code: int, body: bytes) -> bool:
         return True
     try:
         data = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the decoder's depth
         return False
     if not isinstance(data, dict):
         return False

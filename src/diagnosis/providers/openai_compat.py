@@ -115,7 +115,8 @@ class OpenAICompatibleProvider:
             raise self._status_error(response, key)
         try:
             return json.loads(response.body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # RecursionError: a body nested past the decoder's depth ("[[[[..." of 200 kB).
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             content_type = response.content_type or "unknown"
             raise self._error(
                 ErrorKind.bad_response, f"200 with a non-JSON body ({content_type})", status=200
