@@ -360,12 +360,21 @@ async def _count_copied(conn: AsyncConnection, execution_id: str, total: int) ->
 _WITHOUT_REPORT = [column for column in EXECUTIONS.c if column.name != "report"]
 
 
+# Built once: every status poll reads one execution, and building the SELECT again (and its
+# cache key from scratch) cost more than SQLite's answer to it.
+_EXECUTION_BY_ID = {
+    with_report: select(*(EXECUTIONS.c if with_report else _WITHOUT_REPORT)).where(
+        EXECUTIONS.c.id == bindparam("execution_id")
+    )
+    for with_report in (True, False)
+}
+
+
 async def _execution_row(
     conn: AsyncConnection, execution_id: str, *, with_report: bool = True
 ) -> RowMapping | None:
-    columns = list(EXECUTIONS.c) if with_report else _WITHOUT_REPORT
-    query = select(*columns).where(EXECUTIONS.c.id == execution_id)
-    return (await conn.execute(query)).mappings().one_or_none()
+    query = _EXECUTION_BY_ID[with_report]
+    return (await conn.execute(query, {"execution_id": execution_id})).mappings().one_or_none()
 
 
 def _platform_stats(
