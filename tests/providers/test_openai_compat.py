@@ -223,12 +223,21 @@ async def test_non_json_200_is_a_bad_response(fake_openai, make_provider):
     assert error.kind is ErrorKind.bad_response
 
 
-async def test_json_200_nested_past_the_decoders_depth_is_a_bad_response(
-    fake_openai, make_provider
+@pytest.mark.parametrize(
+    "body",
+    [
+        # 200 kB of brackets: the standard library's decoder raises RecursionError, not a
+        # JSONDecodeError, which escaped the provider and ended the whole fan-out
+        "[" * 100_000 + "]" * 100_000,
+        # an integer of 5000 digits: a ValueError past Python's limit for reading one
+        '{"choices": [], "usage": {"prompt_tokens": ' + "7" * 5000 + "}}",
+    ],
+    ids=["nested", "huge-integer"],
+)
+async def test_json_200_the_decoder_cannot_read_is_a_bad_response(
+    fake_openai, make_provider, body
 ):
-    # 200 kB of brackets: the standard library's decoder raises RecursionError, not a
-    # JSONDecodeError, which escaped the provider and ended the whole fan-out.
-    fake_openai.script(MODEL, status(200, body="[" * 100_000 + "]" * 100_000))
+    fake_openai.script(MODEL, status(200, body=body))
 
     error = await call_error(make_provider())
 

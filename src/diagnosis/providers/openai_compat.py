@@ -115,8 +115,9 @@ class OpenAICompatibleProvider:
             raise self._status_error(response, key)
         try:
             return json.loads(response.body)
-        # RecursionError: a body nested past the decoder's depth ("[[[[..." of 200 kB).
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # ValueError: not JSON, not UTF-8, or an integer past Python's 4300-digit limit for
+        # reading one; RecursionError: nested past the decoder's depth ("[[[[..." of 200 kB).
+        except (ValueError, RecursionError) as exc:
             content_type = response.content_type or "unknown"
             raise self._error(
                 ErrorKind.bad_response, f"200 with a non-JSON body ({content_type})", status=200
