@@ -80,13 +80,20 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _text_urls(text: str) -> Iterator[str]:
+    """The URLs written in text, their trailing punctuation cut, in order (repeats included)."""
+    for found in _url_matches(text):
+        url = _strip_trailing(found.group("md") or found.group("bare") or "")
+        if url:
+            yield url
+
+
 def extract_sources(text: str) -> list[dict[str, str]]:
     """[{"url", "domain"}] in order of first appearance, deduplicated by URL."""
     seen: set[str] = set()
     sources: list[dict[str, str]] = []
-    for found in _url_matches(text):
-        url = _strip_trailing(found.group("md") or found.group("bare") or "")
-        domain = domain_of(url) if url else ""
+    for url in _text_urls(text):
+        domain = domain_of(url)
         if not domain or url in seen:
             continue
         seen.add(url)
@@ -94,17 +101,21 @@ def extract_sources(text: str) -> list[dict[str, str]]:
     return sources
 
 
-def _dedupe_key(url: str) -> str:
-    """URLs that name the same page: scheme and host case-folded, no fragment, no trailing
-    slash (an API citation and the same link in the text are one source)."""
+def _domain_and_key(url: str) -> tuple[str, str]:
+    """(domain_of(url), the key of URLs that name the same page) from one urlsplit: scheme and
+    host case-folded, no fragment, no trailing slash (an API citation and the same link in the
+    text are one source). ("", url) for a URL urlsplit refuses (no source)."""
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return url
+        hostname = parts.hostname
+    except ValueError:  # a malformed authority ("http://[::1")
+        return "", url
+    host = (hostname or "").lower().rstrip(".")
     path = parts.path.rstrip("/")
     query = f"?{parts.query}" if parts.query else ""
-    host = (parts.netloc or "").lower().removeprefix("www.")
-    return f"{parts.scheme.lower()}://{host}{path}{query}"
+    netloc = (parts.netloc or "").lower().removeprefix("www.")
+    return (host[4:] if host.startswith("www.") else host,
+            f"{parts.scheme.lower()}://{netloc}{path}{query}")
 
 
 def _api_urls(citations: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -126,12 +137,14 @@ def answer_sources(
     """[{url, domain, registrable_domain, kind, cited_by}]: the API's citations first
     (cited_by "api"), then URLs written in the text that the API did not cite ("text"); one
     entry per page."""
+    # One urlsplit per URL. A URL written twice has one key, so deduplicating by key alone
+    # drops what extract_sources' deduplication by URL would have dropped first.
     found = [(url, "api") for url in _api_urls(citations)]
-    found += [(s["url"], "text") for s in extract_sources(text)]
+    found += [(url, "text") for url in _text_urls(text)]
     seen: set[str] = set()
     sources = []
     for url, cited_by in found:
-        key, domain = _dedupe_key(url), domain_of(url)
+        domain, key = _domain_and_key(url)
         if not domain or key in seen:
             continue
         seen.add(key)
