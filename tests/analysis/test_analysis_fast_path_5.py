@@ -1,7 +1,9 @@
 """The fifth pass over the analysis hot path gives exactly what the plain definitions give.
 
 An answer's sources split each URL once (its domain and its page key from one urlsplit), and
-deduplicate the text's URLs by page key alone. Checked against a copy of the definitions they
+deduplicate the text's URLs by page key alone. English stance cues are tried where one search
+for the cues' openings finds a run of letters opening with one, not at every run of letters
+(the full scan is the definition: test_analysis_fast_path_4). Checked against a copy of the definitions they
 replace, on inputs chosen to break them and on every answer of the labelled sets and the bench;
 no timings.
 """
@@ -13,9 +15,13 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diagnosis.analysis import BrandSpec, sources
+import pytest
+
+from diagnosis.analysis import BrandSpec, sources, stance
 from diagnosis.analysis.domains import classify, registrable_domain
+from diagnosis.analysis.text import normalize
 from tests.analysis.test_analysis_fast_path_3 import _answers
+from tests.analysis.test_analysis_fast_path_4 import _CUE_TEXT
 
 # --- sources: the definitions as they were ---------------------------------------------------
 
@@ -94,3 +100,39 @@ def test_the_sources_of_the_labelled_and_bench_answers_are_as_before() -> None:
             _reference_answer_sources(text, brands=brands))
         checked += bool(sources.extract_sources(text))
     assert checked >= 8  # the check saw answers with sources (8 of them have some)
+
+
+# --- English cues: where their openings start a run of letters ------------------------------
+
+
+def _cue_spans(text: str) -> list[tuple[tuple[int, int], dict[str, str | None]]]:
+    return [(m.span(), m.groupdict()) for m in stance._en_cue_matches(text)]
+
+
+def test_every_cue_opening_is_searched_for_at_the_start_of_a_run_of_letters_only() -> None:
+    assert stance._EN_OPENINGS is not None and stance._EN_OPENING is not None
+    for opening in (o for found in stance._EN_OPENINGS.values() for o in found):
+        assert stance._EN_OPENING.search(f"蔚来 {opening} x").start() == 3
+        assert stance._EN_OPENING.match(f"x{opening}", 1) is None  # inside a run: not tried
+
+
+@settings(max_examples=800, deadline=None)
+@given(_CUE_TEXT)
+def test_cues_found_with_or_without_the_opening_search_are_the_full_scans(text: str) -> None:
+    # given a text near the cues (negations, prefixes of cues, cues inside words)
+    full = [(m.span(), m.groupdict()) for m in stance._EN_CUE.finditer(text)]
+    assert _cue_spans(text) == full
+    # and with the openings unknown (some cue's opening not read off its pattern): every run
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stance, "_EN_OPENING", None)
+        assert _cue_spans(text) == full
+
+
+def test_the_cues_of_the_labelled_answers_every_run_tried_are_the_full_scans(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stance, "_EN_OPENING", None)
+    for text, _brands in _answers():
+        normalized = normalize(text)
+        assert _cue_spans(normalized) == [
+            (m.span(), m.groupdict()) for m in stance._EN_CUE.finditer(normalized)]
