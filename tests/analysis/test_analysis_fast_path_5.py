@@ -136,3 +136,40 @@ def test_the_cues_of_the_labelled_answers_every_run_tried_are_the_full_scans(
         normalized = normalize(text)
         assert _cue_spans(normalized) == [
             (m.span(), m.groupdict()) for m in stance._EN_CUE.finditer(normalized)]
+
+
+# --- a sentence's concession: tried only where one can open ---------------------------------
+
+_CONCESSION_PARTS = st.sampled_from([
+    "虽然", "尽管", "虽说", "虽", "although", "though", "while", "despite", " ", "\t", "\u3000",
+    "\n", "\u2003", "x", "好", "a", "t", "w", "d", "尽", "al", "des",
+])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_CONCESSION_PARTS, max_size=6).map("".join))
+def test_a_piece_opening_with_no_concession_opening_never_opens_with_a_concession(
+    text: str,
+) -> None:
+    if stance._CONCESSION_START.match(text):
+        assert text.lstrip()[:1] in stance._CONCESSION_OPENINGS
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.lists(_CONCESSION_PARTS, min_size=1, max_size=4).map("".join), max_size=4),
+       st.lists(st.sampled_from([0.0, 1.0, -1.0, 0.5, -2.0]), min_size=4, max_size=4))
+def test_a_sentence_is_weighed_as_the_concession_regex_alone_says(
+    pieces: list[str], scores: list[float]
+) -> None:
+    scores = scores[: len(pieces)]
+    weighed = stance._weigh(pieces, scores)
+    # the definition: a concession opens the first of several pieces and no contrast turns
+    turn = any(p.lstrip()[:1] in stance._CONTRAST_OPENINGS and stance._CONTRAST_START.match(p)
+               for p in pieces[1:])
+    if not turn:
+        conceded = bool(pieces) and bool(stance._CONCESSION_START.match(pieces[0])) and (
+            len(pieces) > 1)
+        expected = (stance.BEFORE_CONTRAST_WEIGHT * scores[0] + sum(scores[1:]) if conceded
+                    else sum(scores))
+        assert weighed == (expected, any(scores))
+    assert weighed[1] == any(scores)

@@ -173,6 +173,7 @@ _CONTRAST_OPENINGS: Final = frozenset("但不然可反只bhytaw")
 _CONCESSION_START: Final = re.compile(
     r"\s*(?:虽然|尽管|虽说|虽|\b(?:although|though|while|despite)\b)"
 )
+_CONCESSION_OPENINGS: Final = frozenset("虽尽atwd")  # as _CONTRAST_OPENINGS, for this one
 _MILD: Final = re.compile(
     r"略|稍|有点|有些|\b(?:slightly|a bit|a little|somewhat|relatively|a touch)\b"
 )
@@ -298,14 +299,19 @@ def _pieces_of(sentences: list[str]) -> list[list[str]]:
 def _weigh(pieces: list[str], scores: list[float]) -> tuple[float, bool]:
     """Structure-weighted score of one sentence from its pieces' lexicon scores, and whether any
     piece had a tone at all."""
-    evidence = any(scores)
+    evidence = False
+    for score in scores:
+        if score:
+            evidence = True
+            break
     turn = next(  # the last clause after the first that opens with a contrast
         (i for i in range(len(pieces) - 1, 0, -1)
          if pieces[i].lstrip()[:1] in _CONTRAST_OPENINGS and _CONTRAST_START.match(pieces[i])),
         None,
     )
     if turn is None:
-        if pieces and _CONCESSION_START.match(pieces[0]) and len(pieces) > 1:
+        if (len(pieces) > 1 and pieces[0].lstrip()[:1] in _CONCESSION_OPENINGS
+                and _CONCESSION_START.match(pieces[0])):
             return BEFORE_CONTRAST_WEIGHT * scores[0] + sum(scores[1:]), evidence
         return sum(scores), evidence
     before, after = sum(scores[:turn]), sum(scores[turn:])
