@@ -3,11 +3,13 @@
 An answer's sources split each URL once (its domain and its page key from one urlsplit), and
 deduplicate the text's URLs by page key alone. English stance cues are tried where one search
 for the cues' openings finds a run of letters opening with one, not at every run of letters
-(the full scan is the definition: test_analysis_fast_path_4). Checked against a copy of the definitions they
+(the full scan is the definition: test_analysis_fast_path_4). A text with no English token that
+can score scores 0 in English without its clauses cut. Checked against a copy of the definitions they
 replace, on inputs chosen to break them and on every answer of the labelled sets and the bench;
 no timings.
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 import pytest
 
-from diagnosis.analysis import BrandSpec, sources, stance
+from diagnosis.analysis import BrandSpec, sentiment, sources, stance
 from diagnosis.analysis.domains import classify, registrable_domain
 from diagnosis.analysis.text import normalize
 from tests.analysis.test_analysis_fast_path_3 import _answers
@@ -173,3 +175,43 @@ def test_a_sentence_is_weighed_as_the_concession_regex_alone_says(
                     else sum(scores))
         assert weighed == (expected, any(scores))
     assert weighed[1] == any(scores)
+
+
+# --- English scoring: a text with no token that can score is 0 without cutting its clauses ----
+
+
+def _reference_score_english(text: str) -> float:
+    """score_english as it was: every clause cut and scanned, whatever its tokens."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sentiment, "_EN_SCORING", _ALL_TOKENS)
+        return sentiment.score_english(text)
+
+
+class _AllTokens(frozenset[str]):
+    """A set no token list is disjoint from: the shortcut never fires."""
+
+    def isdisjoint(self, other: object) -> bool:
+        return False
+
+
+_ALL_TOKENS = _AllTokens()
+_EN_PARTS = st.sampled_from([
+    "great", "not", "best", "value", "-", "for", "money", "value-for-money", "best-in-class",
+    "avoid", "but", "l6", "nio", "mega", "suv", " ", ",", ".", "’", "'", "蔚来", "很好", "\n",
+    "well", "built", "well-built", "hard", "to", "recommend", "despite", "3", "x", "é",
+])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_EN_PARTS, max_size=12).map("".join))
+def test_english_scores_with_the_shortcut_are_the_full_scores(text: str) -> None:
+    assert sentiment.score_english(text) == _reference_score_english(text)
+
+
+def test_every_passage_of_the_labelled_answers_scores_in_english_as_before() -> None:
+    checked = 0
+    for text, _brands in _answers():
+        for sentence in re.split(r"(?<=[。!?\n.])", normalize(text)):
+            assert sentiment.score_english(sentence) == _reference_score_english(sentence)
+            checked += sentiment.score_english(sentence) != 0
+    assert checked > 100  # English passages with a tone were among them
