@@ -3,10 +3,10 @@
 An answer's sources split each URL once (its domain and its page key from one urlsplit), and
 deduplicate the text's URLs by page key alone. English stance cues are tried where one search
 for the cues' openings finds a run of letters opening with one, not at every run of letters
-(the full scan is the definition: test_analysis_fast_path_4). A text with no English token that
-can score scores 0 in English without its clauses cut. Checked against a copy of the definitions they
-replace, on inputs chosen to break them and on every answer of the labelled sets and the bench;
-no timings.
+(the full scan is the definition: test_analysis_fast_path_4). A text with no English token
+that can score scores 0 in English without its clauses cut. Checked against a copy of the
+definitions they replace, on inputs chosen to break them and on every answer of the labelled
+sets and the bench; no timings.
 """
 
 import re
@@ -14,10 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from diagnosis.analysis import BrandSpec, sentiment, sources, stance
 from diagnosis.analysis.domains import classify, registrable_domain
@@ -52,7 +51,8 @@ def _reference_answer_sources(
         if not domain or key in seen:
             continue
         seen.add(key)
-        result.append({"url": url, "domain": domain, "registrable_domain": registrable_domain(domain),
+        result.append({"url": url, "domain": domain,
+                       "registrable_domain": registrable_domain(domain),
                        "kind": classify(domain, brands), "cited_by": cited_by})
     return result
 
