@@ -34,12 +34,9 @@ def _strip_trailing(url: str) -> str:
 
 
 def domain_of(url: str) -> str:
-    """Host, lowercased, without a leading "www." and without port or credentials."""
-    try:
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    except ValueError:  # a malformed authority ("http://[::1") is not a source
-        return ""
-    return host[4:] if host.startswith("www.") else host
+    """Host, lowercased, without a leading "www." and without port or credentials ("" for a
+    URL urlsplit refuses)."""
+    return _domain_and_key(url)[0]
 
 
 def _url_matches(text: str) -> Iterator[re.Match[str]]:

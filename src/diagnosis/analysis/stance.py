@@ -299,7 +299,7 @@ def _pieces_of(sentences: list[str]) -> list[list[str]]:
 def _weigh(pieces: list[str], scores: list[float]) -> tuple[float, bool]:
     """Structure-weighted score of one sentence from its pieces' lexicon scores, and whether any
     piece had a tone at all."""
-    evidence = False
+    evidence = False  # any(scores), without the compiled module's lookup of builtins.any
     for score in scores:
         if score:
             evidence = True
