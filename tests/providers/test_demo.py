@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+import threading
 
 import pytest
 
@@ -20,10 +21,20 @@ def demo() -> DemoProvider:
 
 @pytest.fixture
 def recorded_sleeps(monkeypatch) -> list[float]:
-    sleeps: list[float] = []
+    """The sleeps this test's own thread asks for, none of them slept.
 
-    async def fake_sleep(seconds: float) -> None:
+    asyncio.sleep is one attribute for the whole process, and a session's uvicorn threads (the
+    fake provider) tick on it every 0.1 s: their sleeps go to the real function, or they would
+    spin on the fake and fill this list with millions of 0.1s (CI hung formatting one).
+    """
+    sleeps: list[float] = []
+    real_sleep, own_thread = asyncio.sleep, threading.get_ident()
+
+    async def fake_sleep(seconds: float, *args: object) -> object:
+        if threading.get_ident() != own_thread:
+            return await real_sleep(seconds, *args)
         sleeps.append(seconds)
+        return args[0] if args else None
 
     monkeypatch.setattr(asyncio, "sleep", fake_sleep)
     return sleeps
