@@ -61,3 +61,16 @@ def test_analysis_processes_default_to_the_cores_less_one_and_refuse_a_negative(
     monkeypatch.setenv("DIAGNOSIS_ANALYSIS_PROCESSES", "-1")
     with pytest.raises(ValidationError, match="analysis_processes"):
         Settings()
+
+
+def test_long_answers_wait_50_ms_for_their_batch_unless_configured(monkeypatch, tmp_path) -> None:
+    from diagnosis.engine.service import Engine
+    from diagnosis.providers.registry import PlatformRegistry
+
+    monkeypatch.chdir(tmp_path)
+    assert Engine(Settings(), None, PlatformRegistry({})).analyser.batch_s == 0.05
+    monkeypatch.setenv("DIAGNOSIS_ANALYSIS_BATCH_MS", "0")  # each answer at once
+    assert Engine(Settings(), None, PlatformRegistry({})).analyser.batch_s == 0
+    monkeypatch.setenv("DIAGNOSIS_ANALYSIS_BATCH_MS", "-5")
+    with pytest.raises(ValidationError, match="analysis_batch_ms"):
+        Settings()

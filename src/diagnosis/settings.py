@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Answers over 1000 characters are analysed in this many worker processes, off the event
     # loop (engine/analysis_pool.py); unset: one less than the cores, at least 1; 0: in a thread.
     analysis_processes: int | None = Field(None, ge=0, le=64)
+    # ... in batches: the answers that arrive within this many milliseconds go to a worker
+    # together (a worker woken per answer runs cold, issue 13); 0: each answer at once.
+    analysis_batch_ms: float = Field(50.0, ge=0, le=1000)
     # SIGTERM ends within this, even with a failing database (what is unwritten is logged).
     shutdown_timeout_s: float = Field(15.0, gt=0)
     # HTTP server limits (api/http_guard.py): head size and count, slow heads and bodies, and

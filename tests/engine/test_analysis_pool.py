@@ -172,3 +172,124 @@ def test_an_analyser_logs_which_analysis_runs_and_where(caplog: pytest.LogCaptur
         f"analysis: {which}; answers over 1000 characters in 2 worker process(es)",
         f"analysis: {which}; answers over 1000 characters in a thread",
     ]
+
+
+def _distinct(count: int) -> list[tuple[str, list[dict[str, str]]]]:
+    """Long answers, each with a source of its own, so one analysis handed back for another
+    shows."""
+    return [(long_answer(2000 + 300 * i), [{"url": f"https://site{i}.example/review"}])
+            for i in range(count)]
+
+
+async def _warm(analyser: AnswerAnalyser) -> None:
+    """The worker started (a full batch through it), so the answers that follow arrive within
+    microseconds of each other; the counters back at zero."""
+    await asyncio.gather(*(analyser.analyse(LONG, BRANDS) for _ in range(analyser.batch_max)))
+    analyser.batches = analyser.sent = analyser.in_processes = 0
+
+
+async def test_long_answers_that_arrive_together_go_to_the_worker_in_one_batch() -> None:
+    # a wait no test sees end: only a full batch is sent
+    analyser = AnswerAnalyser(processes=1, kinds_file=None, batch_ms=600_000, batch_max=5)
+    answers = _distinct(5)
+    try:
+        await _warm(analyser)
+        analyses = await asyncio.gather(*(analyser.analyse(t, BRANDS, c) for t, c in answers))
+        # each answer gets its own analysis, all of them sent in one message
+        assert analyses == [analyze_answer(t, BRANDS, citations=c, kinds=domain_kinds())
+                            for t, c in answers]
+        assert len({str(a) for a in analyses}) == 5
+        assert (analyser.batches, analyser.sent, analyser.in_processes) == (1, 5, 5)
+    finally:
+        analyser.close()
+
+
+async def test_a_batch_is_sent_full_or_after_its_wait_and_at_once_without_one() -> None:
+    answers = _distinct(7)
+    expected = [analyze_answer(t, BRANDS, citations=c, kinds=domain_kinds()) for t, c in answers]
+    for batch_ms, batches in ((200, 3), (0, 7)):
+        # 7 answers, at most 3 a batch: two full ones and the last one after the wait; each on
+        # its own with no wait
+        analyser = AnswerAnalyser(processes=1, kinds_file=None, batch_ms=batch_ms, batch_max=3)
+        try:
+            await _warm(analyser)
+            analyses = await asyncio.gather(*(analyser.analyse(t, BRANDS, c) for t, c in answers))
+            assert analyses == expected
+            assert (analyser.batches, analyser.sent) == (batches, 7)
+        finally:
+            analyser.close()
+
+
+async def test_an_answer_cancelled_while_its_batch_waits_is_not_sent() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None, batch_ms=600_000, batch_max=3)
+    (text_a, cites_a), (text_b, cites_b), (text_c, cites_c) = _distinct(3)
+    try:
+        await _warm(analyser)
+        cancelled = asyncio.create_task(analyser.analyse(text_a, BRANDS, cites_a))
+        kept = asyncio.create_task(analyser.analyse(text_b, BRANDS, cites_b))
+        await eventually(lambda: analyser._workers[0].filling() and len(
+            analyser._workers[0].waiting) == 2)
+        cancelled.cancel()
+        # the third answer fills the batch: it goes with the second, without the first
+        last = await analyser.analyse(text_c, BRANDS, cites_c)
+        assert await kept == analyze_answer(text_b, BRANDS, citations=cites_b,
+                                            kinds=domain_kinds())
+        assert last == analyze_answer(text_c, BRANDS, citations=cites_c, kinds=domain_kinds())
+        assert cancelled.cancelled()
+        assert (analyser.batches, analyser.sent, analyser.in_processes) == (1, 2, 2)
+    finally:
+        analyser.close()
+
+
+async def test_answers_waiting_in_a_batch_when_the_worker_dies_are_analysed_in_threads() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None, batch_ms=600_000, batch_max=10)
+    answers = _distinct(2)
+    before = _children()
+    try:
+        await _warm(analyser)
+        waiting = [asyncio.create_task(analyser.analyse(t, BRANDS, c)) for t, c in answers]
+        await eventually(lambda: len(analyser._workers[0].waiting) == 2)
+        workers = _workers(_children() - before)
+        assert len(workers) == 1
+        os.kill(workers[0], signal.SIGKILL)
+        # the batch never sent: both answers still analysed, in threads
+        assert await asyncio.gather(*waiting) == [
+            analyze_answer(t, BRANDS, citations=c, kinds=domain_kinds()) for t, c in answers]
+        assert (analyser.sent, analyser.in_processes, analyser.in_threads) == (0, 0, 2)
+    finally:
+        analyser.close()
+
+
+async def test_with_two_processes_answers_that_arrive_together_still_share_one_batch() -> None:
+    # a wait that ends within the test: two half batches would be sent after it, not one
+    analyser = AnswerAnalyser(processes=2, kinds_file=None, batch_ms=2_000, batch_max=4)
+    answers = _distinct(4)
+    before = _children()
+    try:
+        analyses = await asyncio.gather(*(analyser.analyse(t, BRANDS, c) for t, c in answers))
+        assert analyses == [analyze_answer(t, BRANDS, citations=c, kinds=domain_kinds())
+                            for t, c in answers]
+        # one worker took the whole burst; no second one started while its batch filled
+        assert (analyser.batches, analyser.sent) == (1, 4)
+        assert len(_workers(_children() - before)) == 1
+    finally:
+        analyser.close()
+
+
+async def test_with_two_workers_running_a_burst_goes_to_one_of_them_whole() -> None:
+    analyser = AnswerAnalyser(processes=2, kinds_file=None, batch_ms=2_000, batch_max=2)
+    answers = _distinct(4)
+    before = _children()
+    try:
+        # four answers at most two a batch: the first worker's batch is full and busy, so the
+        # second worker starts for the next two
+        await asyncio.gather(*(analyser.analyse(t, BRANDS, c) for t, c in answers))
+        assert len(_workers(_children() - before)) == 2 and analyser.batches == 2
+        # then two answers arriving together, both workers idle, go as one batch, not one each
+        analyser.batches = analyser.sent = 0
+        analyses = await asyncio.gather(*(analyser.analyse(t, BRANDS, c) for t, c in answers[:2]))
+        assert analyses == [analyze_answer(t, BRANDS, citations=c, kinds=domain_kinds())
+                            for t, c in answers[:2]]
+        assert (analyser.batches, analyser.sent) == (1, 2)
+    finally:
+        analyser.close()

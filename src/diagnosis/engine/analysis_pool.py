@@ -9,8 +9,10 @@ loop and the thread and cost more CPU for the same stalls.
 Written here rather than with concurrent.futures.ProcessPoolExecutor: that pool hands every item
 through two threads of the server (its queue feeder and its manager), and their GIL hand-offs
 cost the server ~0.2-0.3 ms per 3000-character answer (measured: a quarter of the work it takes
-away). Here the loop itself writes each answer to a worker's socket and reads the analysis back
-(~0.03-0.1 ms), and there is nothing else to it: one socket per worker, one pickle each way.
+away). Here the loop itself writes the answers to a worker's socket and reads the analyses back
+(~0.03-0.1 ms), and there is nothing else to it: one socket per worker, one pickle each way per
+batch. The answers that arrive within BATCH_MS of each other go as one batch: a worker woken
+for every answer ran each cache-cold (see BATCH_MS).
 
 Failures: a worker that dies (killed, out of memory) fails the answers it held; those are
 analysed in a thread, and the next long answer starts a new worker. Workers that cannot start
@@ -51,6 +53,13 @@ log = logging.getLogger("diagnosis.engine.analysis")
 # the loop). Longer ones would hold it too long when a burst of answers arrives together: 32
 # answers of 3000 characters at 0.56 ms each are an 18 ms stall.
 INLINE_ANALYSIS_CHARS = 1_000
+# Long answers go to a worker in batches: those that arrive within this many milliseconds of
+# the first one waiting, at most BATCH_MAX at a time. Measured (BENCHMARKS.md, issue 13): a
+# worker woken for each answer of a fan-out (one every few ms) runs it cache-cold, at up to
+# twice the CPU of answers analysed back to back. The wait delays an answer's analysis, never
+# its call's slot (the call has released it), and is far below the progress flush interval.
+BATCH_MS = 50.0
+BATCH_MAX = 16
 _HEAD = struct.Struct("!Q")  # each message: its length, then one pickle
 
 
@@ -79,17 +88,23 @@ def worker_start() -> None:
     freeze_startup_heap()
 
 
+def _reply(seq: int, args: tuple[Any, ...]) -> tuple[int, bool, Any]:
+    try:
+        return seq, True, _analyse(*args)
+    except Exception as exc:  # the analysis's own bug: raised in the server, as inline
+        return seq, False, RuntimeError(f"analysis failed: {exc!r}")
+
+
 def _serve(sock: socket.socket, start: Callable[[], None]) -> None:
-    """A worker's life: (seq, args) in, (seq, ok, analysis or exception) out, until EOF."""
+    """A worker's life: a batch of [(seq, args)] in, [(seq, ok, analysis or exception)] out,
+    until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is the server's to handle
     start()
     with sock, sock.makefile("rwb") as stream:
         while head := stream.read(_HEAD.size):
-            seq, args = pickle.loads(stream.read(_HEAD.unpack(head)[0]))
-            try:
-                reply = pickle.dumps((seq, True, _analyse(*args)), pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # the analysis's own bug: raised in the server, as inline
-                reply = pickle.dumps((seq, False, RuntimeError(f"analysis failed: {exc!r}")))
+            batch = pickle.loads(stream.read(_HEAD.unpack(head)[0]))
+            reply = pickle.dumps([_reply(seq, args) for seq, args in batch],
+                                 pickle.HIGHEST_PROTOCOL)
             stream.write(_HEAD.pack(len(reply)) + reply)
             stream.flush()
 
@@ -100,35 +115,64 @@ class WorkerDied(Exception):
 
 class _Worker:
     def __init__(self, process: Any, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+                 writer: asyncio.StreamWriter, *, batch_s: float, batch_max: int,
+                 sent: Callable[[int], None]) -> None:
         self.process = process
         self.reader, self.writer = reader, writer
         self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.served = 0
         self.alive = True
-        self.reading = asyncio.get_running_loop().create_task(self._read())
+        self.batch_s, self.batch_max = batch_s, batch_max
+        self._sent = sent  # told how many answers each batch sent holds
+        self._outgoing: list[tuple[int, tuple[Any, ...]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        self.reading = self._loop.create_task(self._read())
 
     def submit(self, seq: int, args: tuple[Any, ...]) -> asyncio.Future[dict[str, Any]]:
-        future = asyncio.get_running_loop().create_future()
+        """The answer's analysis, to come: sent with the others that arrive within batch_s of
+        the first one waiting (at once when batch_s is 0 or batch_max are waiting)."""
+        future = self._loop.create_future()
         self.waiting[seq] = future
-        data = pickle.dumps((seq, args), pickle.HIGHEST_PROTOCOL)
-        self.writer.write(_HEAD.pack(len(data)) + data)
+        self._outgoing.append((seq, args))
+        if self.batch_s <= 0 or len(self._outgoing) >= self.batch_max:
+            self._send()
+        elif self._timer is None:
+            self._timer = self._loop.call_later(self.batch_s, self._send)
         return future
+
+    def filling(self) -> bool:
+        """Whether a batch waits for more answers."""
+        return bool(self._outgoing)
+
+    def _send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._outgoing = self._outgoing, []
+        for seq, _ in batch:  # cancelled while it waited (its execution was): not sent
+            if self.waiting[seq].done():
+                del self.waiting[seq]
+        batch = [(seq, args) for seq, args in batch if seq in self.waiting]
+        if batch and self.alive:
+            data = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
+            self.writer.write(_HEAD.pack(len(data)) + data)
+            self._sent(len(batch))
 
     async def _read(self) -> None:
         try:
             while True:
                 head = await self.reader.readexactly(_HEAD.size)
                 body = await self.reader.readexactly(_HEAD.unpack(head)[0])
-                seq, ok, value = pickle.loads(body)
-                future = self.waiting.pop(seq, None)
-                self.served += 1
-                if future is None or future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+                for seq, ok, value in pickle.loads(body):
+                    future = self.waiting.pop(seq, None)
+                    self.served += 1
+                    if future is None or future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
@@ -136,6 +180,10 @@ class _Worker:
 
     def _end(self) -> None:
         self.alive = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._outgoing.clear()
         for future in self.waiting.values():
             if not future.done():
                 future.set_exception(WorkerDied())
@@ -158,13 +206,26 @@ def _load(worker: _Worker) -> int:
     return len(worker.waiting)
 
 
+def _one_will_do(workers: list[_Worker]) -> bool:
+    """Whether a worker is idle or filling a batch: no reason to start another."""
+    return any(not w.waiting or w.filling() for w in workers)
+
+
+def _pick(workers: list[_Worker]) -> _Worker:
+    """The worker whose batch is filling (answers that arrive together go together), else the
+    least busy."""
+    return next((w for w in workers if w.filling()), None) or min(workers, key=_load)
+
+
 class AnswerAnalyser:
     """`await analyser.analyse(text, brands, citations)`: the analysis of one answer."""
 
     def __init__(self, *, processes: int, kinds_file: Path | None,
-                 inline_chars: int = INLINE_ANALYSIS_CHARS,
+                 inline_chars: int = INLINE_ANALYSIS_CHARS, batch_ms: float = BATCH_MS,
+                 batch_max: int = BATCH_MAX,
                  start: Callable[[], None] = worker_start) -> None:
         self.processes = processes
+        self.batch_s, self.batch_max = batch_ms / 1000, batch_max
         self.kinds_file = kinds_file
         self.inline_chars = inline_chars
         self.start = start  # run in each worker process as it starts
@@ -176,6 +237,8 @@ class AnswerAnalyser:
         # answers analysed in the worker processes, and long ones analysed in a thread instead
         self.in_processes = 0
         self.in_threads = 0
+        # messages to the worker processes, each a batch of answers, and the answers they held
+        self.batches = self.sent = 0
         log.info("analysis: %s; answers over %d characters in %s", describe(NATIVE), inline_chars,
                  f"{processes} worker process(es)" if processes > 0 else "a thread")
 
@@ -199,7 +262,8 @@ class AnswerAnalyser:
         return await asyncio.to_thread(functools.partial(_analyse, *args))
 
     async def _worker(self) -> _Worker | None:
-        """The least busy live worker, one more started while there are fewer than asked."""
+        """The live worker filling a batch, else the least busy one; one more started while
+        there are fewer than asked and all are busy."""
         if self._off:
             return None
         loop = asyncio.get_running_loop()
@@ -208,16 +272,21 @@ class AnswerAnalyser:
             self._loop, self._starting = loop, asyncio.Lock()
         assert self._starting is not None
         live = self._live()
-        if len(live) >= self.processes or any(not w.waiting for w in live):
-            return min(live, key=_load)
+        if len(live) >= self.processes or _one_will_do(live):
+            return _pick(live)
         async with self._starting:
-            if len(self._live()) < self.processes and not self._off:
+            live = self._live()
+            if len(live) < self.processes and not _one_will_do(live) and not self._off:
                 try:
                     self._workers.append(await self._spawn())
                 except Exception:
                     self._give_up(exc_info=True)
         live = self._live()
-        return min(live, key=_load) if live else None
+        return _pick(live) if live else None
+
+    def _count_batch(self, answers: int) -> None:
+        self.batches += 1
+        self.sent += answers
 
     def _live(self) -> list[_Worker]:
         """The workers, those that ended while idle dealt with first."""
@@ -238,7 +307,8 @@ class AnswerAnalyser:
             theirs.close()
         reader, writer = await asyncio.open_connection(sock=ours)
         log.info("analysis process started pid=%s", process.pid)
-        return _Worker(process, reader, writer)
+        return _Worker(process, reader, writer, batch_s=self.batch_s, batch_max=self.batch_max,
+                       sent=self._count_batch)
 
     def _died(self, worker: _Worker) -> None:
         """A worker that had served answers is replaced on the next long answer; one that died

@@ -134,6 +134,7 @@ class Engine:
             processes=(default_processes() if settings.analysis_processes is None
                        else settings.analysis_processes),
             kinds_file=settings.domain_kinds_file,
+            batch_ms=settings.analysis_batch_ms,
         )
         self.runner: Runner = parts.runner(self) if parts.runner else InProcessRunner(self)
         # The last write's outcome, for /health (flushes and the API's writes report to it).
