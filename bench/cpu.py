@@ -21,6 +21,7 @@ from bench.loop import run_async
 from bench.procs import Child, cpu_seconds, service, tree_cpu_seconds
 from bench.results import Check, Section, ms, secs, us
 from bench.sizes import Sizes
+from diagnosis.engine.analysis_pool import PRESTART_TASKS
 
 KINDS = {"short": ("short-a", "short-b"), "3000-char": (f"{LONG_MODEL_PREFIX}-a",
                                                         f"{LONG_MODEL_PREFIX}-b")}
@@ -90,8 +91,11 @@ async def _one(client: httpx.AsyncClient, server: Child, sizes: Sizes, kind: str
 async def _measure(sizes: Sizes, server: Child) -> list[CpuRun]:
     runs: list[CpuRun] = []
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
-        for kind in KINDS:  # warm-up: connections, imports, first analysis of each kind
-            warm = Sizes(**{**sizes.__dict__, "cpu_tasks": 4 * sizes.cpu_concurrency})
+        # warm-up: connections, imports, first analysis of each kind, and the analysis
+        # processes started (an execution of PRESTART_TASKS or more starts them)
+        for kind in KINDS:
+            warm = Sizes(**{**sizes.__dict__, "cpu_tasks": max(
+                4 * sizes.cpu_concurrency, min(sizes.cpu_tasks, 2 * PRESTART_TASKS))})
             await _one(client, server, warm, kind)
         for rep in range(sizes.cpu_repeats):
             order = list(KINDS) if rep % 2 == 0 else list(reversed(KINDS))

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # ... in batches: the answers that arrive within this many milliseconds go to a worker
     # together (a worker woken per answer runs cold, issue 13); 0: each answer at once.
     analysis_batch_ms: float = Field(50.0, ge=0, le=1000)
+    # An execution with at least this many tasks to run starts the analysis processes as it
+    # starts, and its short answers go there too instead of the loop (issue 13).
+    analysis_prestart_tasks: int = Field(100, ge=1)
     # SIGTERM ends within this, even with a failing database (what is unwritten is logged).
     shutdown_timeout_s: float = Field(15.0, gt=0)
     # HTTP server limits (api/http_guard.py): head size and count, slow heads and bodies, and

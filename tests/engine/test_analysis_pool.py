@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.answers import long_answer
@@ -293,3 +294,98 @@ async def test_with_two_workers_running_a_burst_goes_to_one_of_them_whole() -> N
         assert (analyser.batches, analyser.sent) == (1, 2)
     finally:
         analyser.close()
+
+
+async def test_a_short_answer_goes_to_a_running_worker_and_never_starts_one() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None, batch_ms=0)
+    before = _children()
+    try:
+        # no worker yet: on the loop, and none starts for it
+        assert await analyser.analyse(SHORT, BRANDS) == analyze_answer(
+            SHORT, BRANDS, kinds=domain_kinds())
+        assert analyser.in_processes == 0 and _children() - before == set()
+        # a worker running (a long answer started it): short answers go to it, off the loop
+        await analyser.analyse(LONG, BRANDS)
+        assert await analyser.analyse(SHORT, BRANDS, CITATIONS) == analyze_answer(
+            SHORT, BRANDS, citations=CITATIONS, kinds=domain_kinds())
+        assert (analyser.in_processes, analyser.sent, analyser.in_threads) == (2, 2, 0)
+    finally:
+        analyser.close()
+
+
+async def test_a_short_answer_whose_worker_dies_is_analysed_on_the_loop() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None, batch_ms=600_000, batch_max=10)
+    before = _children()
+    try:
+        await _warm(analyser)
+        waiting = asyncio.create_task(analyser.analyse(SHORT, BRANDS))
+        await eventually(lambda: len(analyser._workers[0].waiting) == 1)
+        (worker,) = _workers(_children() - before)
+        os.kill(worker, signal.SIGKILL)
+        assert await waiting == analyze_answer(SHORT, BRANDS, kinds=domain_kinds())
+        assert (analyser.in_processes, analyser.in_threads) == (0, 0)  # not in a thread either
+    finally:
+        analyser.close()
+
+
+async def test_an_execution_of_prestart_tasks_or_more_starts_a_worker_as_it_starts() -> None:
+    for processes, tasks, starts in ((1, 99, False), (1, 100, True), (0, 1000, False)):
+        analyser = AnswerAnalyser(processes=processes, kinds_file=None, prestart_tasks=100)
+        before = _children()
+        try:
+            analyser.expect(tasks)
+            if starts:
+                await eventually(lambda b=before: bool(_workers(_children() - b)))
+                await eventually(lambda a=analyser: a._running() is not None)
+            else:
+                await asyncio.gather(*analyser._prestarting)
+                assert analyser._running() is None
+                assert _workers(_children() - before) == []
+        finally:
+            analyser.close()
+
+
+async def test_an_analyser_closed_while_its_prestart_runs_leaves_no_worker() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None, prestart_tasks=1)
+    before = _children()
+    started, go_on = asyncio.Event(), asyncio.Event()
+    spawn = analyser._spawn
+
+    async def held_spawn() -> Any:  # the worker's start, held until the analyser has closed
+        started.set()
+        await go_on.wait()
+        return await spawn()
+
+    analyser._spawn = held_spawn  # type: ignore[method-assign]
+    analyser.expect(1)
+    await started.wait()
+    analyser.close()
+    go_on.set()
+    await asyncio.gather(*analyser._prestarting)
+    assert analyser._workers == []
+    await eventually(lambda: _workers(_children() - before) == [])
+
+
+@pytest.mark.parametrize(("prestart", "starts"), [(10, True), (11, False)])
+async def test_an_execution_of_prestart_tasks_or_more_starts_the_analysis_processes(
+    make_engine, fake_openai, prestart, starts,
+) -> None:
+    fake_openai.default("p", ok(SHORT))
+    questions = [f"q{i}" for i in range(10)]  # 10 tasks
+    before = _children()
+    async with make_engine([fake_platform("p", fake_openai.base_url)], analysis_processes=1,
+                           analysis_prestart_tasks=prestart) as engine:
+        record = await engine.create(request(["p"], questions=questions))
+        await engine.runner.wait(record.execution_id)
+        rows = await engine.repository.all_results(record.execution_id)
+        brands = [BrandSpec(record.brand, tuple(record.aliases or ()), is_own=True)]
+        brands += [BrandSpec(c["name"], tuple(c.get("aliases") or ()))
+                   for c in record.competitors or ()]
+        # the same analyses wherever they ran (answers before the worker was up: inline)
+        expected = analyze_answer(SHORT, brands, kinds=domain_kinds())
+        assert [r.analysis for r in rows] == [expected] * 10
+        if starts:
+            await eventually(lambda: engine.analyser._running() is not None)
+        else:
+            assert engine.analyser._running() is None and engine.analyser.in_processes == 0
+            assert _workers(_children() - before) == []

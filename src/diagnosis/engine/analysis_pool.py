@@ -1,8 +1,10 @@
 """Where an answer is analysed: on the loop, in a worker process, or in a thread (issue 13).
 
-A short answer is analysed inline: it costs less than sending it anywhere. A longer one goes to
-one of a few worker processes (DIAGNOSIS_ANALYSIS_PROCESSES, by default one less than the cores,
-at least one), so the rules judge's per-clause Python never holds the event loop. Measured
+A long answer goes to one of a few worker processes (DIAGNOSIS_ANALYSIS_PROCESSES, by default one
+less than the cores, at least one), so the rules judge's per-clause Python never holds the event
+loop. A short one goes there too when a worker is running: an execution of PRESTART_TASKS or more
+starts one as it starts (`expect`), and batched, a short answer costs the loop less sent than
+analysed. Otherwise (a small execution, no processes) it is analysed on the loop. Measured
 (BENCHMARKS.md, issue 13): a thread could not do it, as the GIL went back and forth between the
 loop and the thread and cost more CPU for the same stalls.
 
@@ -60,6 +62,12 @@ INLINE_ANALYSIS_CHARS = 1_000
 # its call's slot (the call has released it), and is far below the progress flush interval.
 BATCH_MS = 50.0
 BATCH_MAX = 16
+# An execution of at least this many tasks starts a worker as it starts, and its short answers go
+# to the workers too, off the loop: batched, one costs the loop less than analysing it there.
+# Measured (BENCHMARKS.md, issue 13): section 6's short kind, 1000 tasks, 0.73 -> 0.67 ms of CPU
+# per task in all and 0.73 -> 0.56 ms in the server. Fewer tasks stay on the loop: a worker's
+# start (a fork, the fork server's first start ~1 s) costs more than they would save.
+PRESTART_TASKS = 100
 _HEAD = struct.Struct("!Q")  # each message: its length, then one pickle
 
 
@@ -222,9 +230,11 @@ class AnswerAnalyser:
 
     def __init__(self, *, processes: int, kinds_file: Path | None,
                  inline_chars: int = INLINE_ANALYSIS_CHARS, batch_ms: float = BATCH_MS,
-                 batch_max: int = BATCH_MAX,
+                 batch_max: int = BATCH_MAX, prestart_tasks: int = PRESTART_TASKS,
                  start: Callable[[], None] = worker_start) -> None:
         self.processes = processes
+        self.prestart_tasks = prestart_tasks
+        self._prestarting: set[asyncio.Task[Any]] = set()
         self.batch_s, self.batch_max = batch_ms / 1000, batch_max
         self.kinds_file = kinds_file
         self.inline_chars = inline_chars
@@ -248,7 +258,7 @@ class AnswerAnalyser:
     ) -> dict[str, Any]:
         args = (text, tuple(brands), tuple(citations), self.kinds_file)
         if len(text) <= self.inline_chars:
-            return _analyse(*args)
+            return await self._short(args)
         worker = await self._worker()
         if worker is not None:
             try:
@@ -260,6 +270,42 @@ class AnswerAnalyser:
                 return analysis
         self.in_threads += 1
         return await asyncio.to_thread(functools.partial(_analyse, *args))
+
+    async def _short(self, args: tuple[Any, ...]) -> dict[str, Any]:
+        """A short answer: to a worker already running (see PRESTART_TASKS), else on the loop,
+        as it is when the worker dies holding it. It starts no worker itself."""
+        worker = self._running()
+        if worker is not None:
+            try:
+                analysis = await worker.submit(next(self._seq), args)
+            except WorkerDied:
+                self._died(worker)
+            else:
+                self.in_processes += 1
+                return analysis
+        return _analyse(*args)
+
+    def _running(self) -> _Worker | None:
+        """The worker for the next answer among those running in this loop, if any."""
+        if self._off or self._loop is not asyncio.get_running_loop():
+            return None
+        live = self._live()
+        return _pick(live) if live else None
+
+    def expect(self, tasks: int) -> None:
+        """An execution with `tasks` to run starts: with PRESTART_TASKS or more, a worker starts
+        now (in the background; the first answers are analysed as if it were not there) so its
+        short answers go to it too."""
+        if self._off or tasks < self.prestart_tasks:
+            return
+        task = asyncio.get_running_loop().create_task(self.start_worker(),
+                                                      name="analysis-prestart")
+        self._prestarting.add(task)
+        task.add_done_callback(self._prestarting.discard)
+
+    async def start_worker(self) -> None:
+        """At least one worker running in this loop (none when processes are off)."""
+        await self._worker()
 
     async def _worker(self) -> _Worker | None:
         """The live worker filling a batch, else the least busy one; one more started while
@@ -278,9 +324,14 @@ class AnswerAnalyser:
             live = self._live()
             if len(live) < self.processes and not _one_will_do(live) and not self._off:
                 try:
-                    self._workers.append(await self._spawn())
+                    worker = await self._spawn()
                 except Exception:
                     self._give_up(exc_info=True)
+                else:
+                    if self._off:  # closed while it started (a prestart, engine/executor.py)
+                        worker.stop()
+                    else:
+                        self._workers.append(worker)
         live = self._live()
         return _pick(live) if live else None
 

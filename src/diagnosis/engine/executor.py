@@ -143,6 +143,7 @@ class ExecutionRun:
                 live.total,
                 len(self._todo),
             )
+            engine.analyser.expect(len(self._todo))  # a big fan-out: its answers off the loop
             reason = await self._fan_out()
             if reason is StopReason.shutdown:
                 self.reporter.close()
@@ -235,7 +236,8 @@ class ExecutionRun:
         self._finish(row, outcome, analysis)
 
     async def _analyze(self, text: str, citations: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
-        """Inline when short, else in the analysis processes (engine/analysis_pool.py)."""
+        """In the analysis processes when long or when they run, else inline
+        (engine/analysis_pool.py)."""
         return await self.engine.analyser.analyse(text, self.brands, citations)
 
     def _finish(self, row: Any, outcome: CallOutcome, analysis: dict[str, Any] | None) -> None:

@@ -135,6 +135,7 @@ class Engine:
                        else settings.analysis_processes),
             kinds_file=settings.domain_kinds_file,
             batch_ms=settings.analysis_batch_ms,
+            prestart_tasks=settings.analysis_prestart_tasks,
         )
         self.runner: Runner = parts.runner(self) if parts.runner else InProcessRunner(self)
         # The last write's outcome, for /health (flushes and the API's writes report to it).
