@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     analysis_processes: int | None = Field(None, ge=0, le=64)
     # ... in batches: the answers that arrive within this many milliseconds go to a worker
     # together (a worker woken per answer runs cold, issue 13); 0: each answer at once.
-    analysis_batch_ms: float = Field(50.0, ge=0, le=1000)
+    analysis_batch_ms: float = Field(50.0, ge=0, le=60_000)
     # An execution with at least this many tasks to run starts the analysis processes as it
     # starts, and its short answers go there too instead of the loop (issue 13).
     analysis_prestart_tasks: int = Field(100, ge=1)

@@ -304,11 +304,15 @@ async def test_a_short_answer_goes_to_a_running_worker_and_never_starts_one() ->
         assert await analyser.analyse(SHORT, BRANDS) == analyze_answer(
             SHORT, BRANDS, kinds=domain_kinds())
         assert analyser.in_processes == 0 and _children() - before == set()
-        # a worker running (a long answer started it): short answers go to it, off the loop
+        # a worker running (a long answer started it): a big execution's short answers go to
+        # it, off the loop; a small one's stay on the loop
         await analyser.analyse(LONG, BRANDS)
-        assert await analyser.analyse(SHORT, BRANDS, CITATIONS) == analyze_answer(
-            SHORT, BRANDS, citations=CITATIONS, kinds=domain_kinds())
+        assert await analyser.analyse(SHORT, BRANDS, CITATIONS, short_off_loop=True) == (
+            analyze_answer(SHORT, BRANDS, citations=CITATIONS, kinds=domain_kinds()))
         assert (analyser.in_processes, analyser.sent, analyser.in_threads) == (2, 2, 0)
+        assert await analyser.analyse(SHORT, BRANDS) == analyze_answer(
+            SHORT, BRANDS, kinds=domain_kinds())
+        assert (analyser.in_processes, analyser.sent) == (2, 2)
     finally:
         analyser.close()
 
@@ -318,7 +322,7 @@ async def test_a_short_answer_whose_worker_dies_is_analysed_on_the_loop() -> Non
     before = _children()
     try:
         await _warm(analyser)
-        waiting = asyncio.create_task(analyser.analyse(SHORT, BRANDS))
+        waiting = asyncio.create_task(analyser.analyse(SHORT, BRANDS, short_off_loop=True))
         await eventually(lambda: len(analyser._workers[0].waiting) == 1)
         (worker,) = _workers(_children() - before)
         os.kill(worker, signal.SIGKILL)
@@ -366,6 +370,46 @@ async def test_an_analyser_closed_while_its_prestart_runs_leaves_no_worker() -> 
     await eventually(lambda: _workers(_children() - before) == [])
 
 
+async def test_the_last_answer_of_an_execution_sends_the_batches_without_their_wait() -> None:
+    analyser = AnswerAnalyser(processes=1, kinds_file=None, batch_ms=600_000, batch_max=10)
+    (text_a, cites_a), (text_b, cites_b) = _distinct(2)
+    try:
+        await _warm(analyser)
+        # a long answer waits in its batch; a short one is the execution's last
+        first = asyncio.create_task(analyser.analyse(text_a, BRANDS, cites_a))
+        await eventually(lambda: analyser._workers[0].filling())
+        last = await analyser.analyse(SHORT, BRANDS, short_off_loop=True, last=True)
+        assert last == analyze_answer(SHORT, BRANDS, kinds=domain_kinds())
+        assert await first == analyze_answer(text_a, BRANDS, citations=cites_a,
+                                             kinds=domain_kinds())
+        assert (analyser.batches, analyser.sent) == (1, 2)
+        # a last answer analysed on the loop (or a failed call, engine/executor.py) too
+        second = asyncio.create_task(analyser.analyse(text_b, BRANDS, cites_b))
+        await eventually(lambda: analyser._workers[0].filling())
+        await analyser.analyse(SHORT, BRANDS, last=True)
+        assert await second == analyze_answer(text_b, BRANDS, citations=cites_b,
+                                              kinds=domain_kinds())
+        assert (analyser.batches, analyser.sent) == (2, 3)
+    finally:
+        analyser.close()
+
+
+async def test_an_execution_never_waits_for_a_batch_to_fill(make_engine, fake_openai) -> None:
+    # a batch wait no test would see end: only the last call's flush lets the execution finish
+    fake_openai.default("p", ok(LONG))
+    async with make_engine([fake_platform("p", fake_openai.base_url)], analysis_processes=1,
+                           analysis_batch_ms=60_000, analysis_prestart_tasks=1) as engine:
+        # the worker up first: an answer that waited for its start may miss the flush and
+        # wait out its batch (bounded by the wait, 50 ms by default; the docstring of flush)
+        await engine.analyser.start_worker()
+        record = await engine.create(request(["p"], questions=["q1", "q2", "q3"]))
+        async with asyncio.timeout(30):  # the batch's wait is 60 s
+            await engine.runner.wait(record.execution_id)
+        rows = await engine.repository.all_results(record.execution_id)
+        assert [r.status for r in rows] == ["ok"] * 3
+        assert engine.analyser.in_processes == 3
+
+
 @pytest.mark.parametrize(("prestart", "starts"), [(10, True), (11, False)])
 async def test_an_execution_of_prestart_tasks_or_more_starts_the_analysis_processes(
     make_engine, fake_openai, prestart, starts,
@@ -389,3 +433,9 @@ async def test_an_execution_of_prestart_tasks_or_more_starts_the_analysis_proces
         else:
             assert engine.analyser._running() is None and engine.analyser.in_processes == 0
             assert _workers(_children() - before) == []
+        # and a small execution with a worker running keeps its short answers on the loop
+        if starts:
+            sent = engine.analyser.sent
+            record = await engine.create(request(["p"], questions=["q1", "q2"]))
+            await engine.runner.wait(record.execution_id)
+            assert engine.analyser.sent == sent

@@ -144,16 +144,16 @@ class _Worker:
         self.waiting[seq] = future
         self._outgoing.append((seq, args))
         if self.batch_s <= 0 or len(self._outgoing) >= self.batch_max:
-            self._send()
+            self.send()
         elif self._timer is None:
-            self._timer = self._loop.call_later(self.batch_s, self._send)
+            self._timer = self._loop.call_later(self.batch_s, self.send)
         return future
 
     def filling(self) -> bool:
         """Whether a batch waits for more answers."""
         return bool(self._outgoing)
 
-    def _send(self) -> None:
+    def send(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -254,15 +254,23 @@ class AnswerAnalyser:
 
     async def analyse(
         self, text: str, brands: Sequence[BrandSpec],
-        citations: Sequence[Mapping[str, Any]] = (),
+        citations: Sequence[Mapping[str, Any]] = (), *, short_off_loop: bool = False,
+        last: bool = False,
     ) -> dict[str, Any]:
+        """`short_off_loop`: a short answer goes to a running worker (an execution that
+        `expect` said is big enough); else it is analysed on the loop. `last`: no answer
+        follows it (the execution's last call): the batches go now (`flush`)."""
         args = (text, tuple(brands), tuple(citations), self.kinds_file)
         if len(text) <= self.inline_chars:
-            return await self._short(args)
+            if short_off_loop:
+                return await self._short(args, last)
+            if last:
+                self.flush()
+            return _analyse(*args)
         worker = await self._worker()
         if worker is not None:
             try:
-                analysis = await worker.submit(next(self._seq), args)
+                analysis = await self._submit(worker, args, last)
             except WorkerDied:
                 self._died(worker)
             else:
@@ -271,13 +279,22 @@ class AnswerAnalyser:
         self.in_threads += 1
         return await asyncio.to_thread(functools.partial(_analyse, *args))
 
-    async def _short(self, args: tuple[Any, ...]) -> dict[str, Any]:
+    def _submit(self, worker: _Worker, args: tuple[Any, ...],
+                last: bool) -> asyncio.Future[dict[str, Any]]:
+        future = worker.submit(next(self._seq), args)
+        if last:
+            self.flush()
+        return future
+
+    async def _short(self, args: tuple[Any, ...], last: bool) -> dict[str, Any]:
         """A short answer: to a worker already running (see PRESTART_TASKS), else on the loop,
         as it is when the worker dies holding it. It starts no worker itself."""
         worker = self._running()
+        if worker is None and last:
+            self.flush()
         if worker is not None:
             try:
-                analysis = await worker.submit(next(self._seq), args)
+                analysis = await self._submit(worker, args, last)
             except WorkerDied:
                 self._died(worker)
             else:
@@ -292,16 +309,27 @@ class AnswerAnalyser:
         live = self._live()
         return _pick(live) if live else None
 
-    def expect(self, tasks: int) -> None:
+    def expect(self, tasks: int) -> bool:
         """An execution with `tasks` to run starts: with PRESTART_TASKS or more, a worker starts
-        now (in the background; the first answers are analysed as if it were not there) so its
-        short answers go to it too."""
+        now (in the background; the first answers are analysed as if it were not there) and
+        True says to send its short answers there too. A smaller one's stay on the loop, even
+        with a worker running: a batch's wait would add to its few calls' makespan."""
         if self._off or tasks < self.prestart_tasks:
-            return
+            return False
         task = asyncio.get_running_loop().create_task(self.start_worker(),
                                                       name="analysis-prestart")
         self._prestarting.add(task)
         task.add_done_callback(self._prestarting.discard)
+        return True
+
+    def flush(self) -> None:
+        """Send the batches that are filling now, without their wait: the execution's calls
+        are over, no answer is coming to fill them. (An answer still waiting for a worker to
+        start when the last call returns is sent after this, in a batch of its own: it waits
+        at most batch_ms, not for more answers.)"""
+        for worker in self._workers:
+            if worker.alive and worker.filling():
+                worker.send()
 
     async def start_worker(self) -> None:
         """At least one worker running in this loop (none when processes are off)."""

@@ -100,6 +100,8 @@ class ExecutionRun:
         self._brand_names = [b.name for b in self.brands]
         self._rows = {row.task_key: row for row in rows}
         self._todo = [row for row in rows if row.status == ResultStatus.pending]
+        # calls not yet returned, and whether short answers go to the analysis processes
+        self._calling, self._short_off_loop = len(self._todo), False
         self._ended: set[str] = set()
         self._stop = asyncio.Event()
         self._reason: StopReason | None = None
@@ -143,7 +145,8 @@ class ExecutionRun:
                 live.total,
                 len(self._todo),
             )
-            engine.analyser.expect(len(self._todo))  # a big fan-out: its answers off the loop
+            # a big fan-out sends its short answers off the loop too
+            self._short_off_loop = engine.analyser.expect(len(self._todo))
             reason = await self._fan_out()
             if reason is StopReason.shutdown:
                 self.reporter.close()
@@ -215,6 +218,7 @@ class ExecutionRun:
         return self._reason or StopReason.deadline
 
     async def _run_all(self) -> None:
+        self._calling = len(self._todo)
         async with asyncio.TaskGroup() as group:
             for started, row in enumerate(self._todo, start=1):
                 group.create_task(self._run_task(row))
@@ -229,16 +233,18 @@ class ExecutionRun:
         else:
             request = ChatRequest(prompt=row.question, brands=self._brand_names, sample=row.sample)
             outcome = await runtime.call(request, key=self.execution_id)
+        self._calling -= 1
+        last = self._calling == 0  # no answer after this one: no batch waits for more
         completion = outcome.completion
-        analysis = (
-            await self._analyze(completion.text, completion.citations) if completion else None
-        )
+        if completion:
+            analysis = await self.engine.analyser.analyse(
+                completion.text, self.brands, completion.citations,
+                short_off_loop=self._short_off_loop, last=last)
+        else:
+            analysis = None
+            if last:
+                self.engine.analyser.flush()
         self._finish(row, outcome, analysis)
-
-    async def _analyze(self, text: str, citations: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
-        """In the analysis processes when long or when they run, else inline
-        (engine/analysis_pool.py)."""
-        return await self.engine.analyser.analyse(text, self.brands, citations)
 
     def _finish(self, row: Any, outcome: CallOutcome, analysis: dict[str, Any] | None) -> None:
         if row.task_key in self._ended:
