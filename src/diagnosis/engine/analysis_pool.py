@@ -262,45 +262,35 @@ class AnswerAnalyser:
         follows it (the execution's last call): the batches go now (`flush`)."""
         args = (text, tuple(brands), tuple(citations), self.kinds_file)
         if len(text) <= self.inline_chars:
+            # a short answer starts no worker; on the loop when none runs or it died holding it
             if short_off_loop:
-                return await self._short(args, last)
+                analysis = await self._in_worker(self._running(), args, last)
+                return analysis if analysis is not None else _analyse(*args)
             if last:
                 self.flush()
             return _analyse(*args)
-        worker = await self._worker()
-        if worker is not None:
-            try:
-                analysis = await self._submit(worker, args, last)
-            except WorkerDied:
-                self._died(worker)
-            else:
-                self.in_processes += 1
-                return analysis
+        analysis = await self._in_worker(await self._worker(), args, last)
+        if analysis is not None:
+            return analysis
         self.in_threads += 1
         return await asyncio.to_thread(functools.partial(_analyse, *args))
 
-    def _submit(self, worker: _Worker, args: tuple[Any, ...],
-                last: bool) -> asyncio.Future[dict[str, Any]]:
-        future = worker.submit(next(self._seq), args)
+    async def _in_worker(self, worker: _Worker | None, args: tuple[Any, ...],
+                         last: bool) -> dict[str, Any] | None:
+        """The analysis made by `worker`; None when there is none or it died holding it.
+        `last`: the batches go now, this answer's among them."""
+        future = worker.submit(next(self._seq), args) if worker is not None else None
         if last:
             self.flush()
-        return future
-
-    async def _short(self, args: tuple[Any, ...], last: bool) -> dict[str, Any]:
-        """A short answer: to a worker already running (see PRESTART_TASKS), else on the loop,
-        as it is when the worker dies holding it. It starts no worker itself."""
-        worker = self._running()
-        if worker is None and last:
-            self.flush()
-        if worker is not None:
-            try:
-                analysis = await self._submit(worker, args, last)
-            except WorkerDied:
-                self._died(worker)
-            else:
-                self.in_processes += 1
-                return analysis
-        return _analyse(*args)
+        if worker is None or future is None:
+            return None
+        try:
+            analysis = await future
+        except WorkerDied:
+            self._died(worker)
+            return None
+        self.in_processes += 1
+        return analysis
 
     def _running(self) -> _Worker | None:
         """The worker for the next answer among those running in this loop, if any."""
