@@ -153,15 +153,19 @@ class _Worker:
         """Whether a batch waits for more answers."""
         return bool(self._outgoing)
 
-    def send(self) -> None:
+    def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._outgoing = self._outgoing, []
-        for seq, _ in batch:  # cancelled while it waited (its execution was): not sent
-            if self.waiting[seq].done():
+
+    def send(self) -> None:
+        self._stop_timer()
+        outgoing, self._outgoing, batch = self._outgoing, [], []
+        for seq, args in outgoing:
+            if self.waiting[seq].done():  # cancelled while it waited (its execution was)
                 del self.waiting[seq]
-        batch = [(seq, args) for seq, args in batch if seq in self.waiting]
+            else:
+                batch.append((seq, args))
         if batch and self.alive:
             data = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
             self.writer.write(_HEAD.pack(len(data)) + data)
@@ -188,9 +192,7 @@ class _Worker:
 
     def _end(self) -> None:
         self.alive = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         self._outgoing.clear()
         for future in self.waiting.values():
             if not future.done():
@@ -261,17 +263,14 @@ class AnswerAnalyser:
         `expect` said is big enough); else it is analysed on the loop. `last`: no answer
         follows it (the execution's last call): the batches go now (`flush`)."""
         args = (text, tuple(brands), tuple(citations), self.kinds_file)
-        if len(text) <= self.inline_chars:
-            # a short answer starts no worker; on the loop when none runs or it died holding it
-            if short_off_loop:
-                analysis = await self._in_worker(self._running(), args, last)
-                return analysis if analysis is not None else _analyse(*args)
-            if last:
-                self.flush()
-            return _analyse(*args)
-        analysis = await self._in_worker(await self._worker(), args, last)
+        short = len(text) <= self.inline_chars
+        # a short answer starts no worker; on the loop when none runs or it died holding it
+        worker = (self._running() if short_off_loop else None) if short else await self._worker()
+        analysis = await self._in_worker(worker, args, last)
         if analysis is not None:
             return analysis
+        if short:
+            return _analyse(*args)
         self.in_threads += 1
         return await asyncio.to_thread(functools.partial(_analyse, *args))
 
@@ -279,11 +278,13 @@ class AnswerAnalyser:
                          last: bool) -> dict[str, Any] | None:
         """The analysis made by `worker`; None when there is none or it died holding it.
         `last`: the batches go now, this answer's among them."""
-        future = worker.submit(next(self._seq), args) if worker is not None else None
+        if worker is None:
+            if last:
+                self.flush()
+            return None
+        future = worker.submit(next(self._seq), args)
         if last:
             self.flush()
-        if worker is None or future is None:
-            return None
         try:
             analysis = await future
         except WorkerDied:

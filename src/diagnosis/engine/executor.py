@@ -218,7 +218,6 @@ class ExecutionRun:
         return self._reason or StopReason.deadline
 
     async def _run_all(self) -> None:
-        self._calling = len(self._todo)
         async with asyncio.TaskGroup() as group:
             for started, row in enumerate(self._todo, start=1):
                 group.create_task(self._run_task(row))
