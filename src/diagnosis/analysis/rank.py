@@ -83,24 +83,12 @@ class ItemLocator:
         the text without overlapping, so it is the last one starting at or before it (found
         by bisection: an answer of thousands of one-item lists must not cost lists x mentions)."""
         key = id(lists)
-        if key not in self._list_starts:
-            self._list_starts[key] = [lst.items[0].start if lst.items else -1 for lst in lists]
-        index = bisect_right(self._list_starts[key], position) - 1
+        starts = self._list_starts.get(key)
+        if starts is None:
+            starts = self._list_starts[key] = [lst.items[0].start if lst.items else -1
+                                               for lst in lists]
+        index = bisect_right(starts, position) - 1
         return lists[index] if index >= 0 else None
-
-    def _path(self, position: int) -> list[tuple[ItemList, int, ListItem]]:
-        """The chain of (list, index, item) from the outermost list down to the innermost
-        item that contains position."""
-        chain: list[tuple[ItemList, int, ListItem]] = []
-        candidates = self.lists
-        while candidates:
-            item_list = self._list_at(candidates, position)
-            hit = self._item_at(item_list, position) if item_list is not None else None
-            if hit is None or item_list is None:
-                break
-            chain.append((item_list, hit[0], hit[1]))
-            candidates = hit[1].children
-        return chain
 
     def locate(self, mention: Mention) -> ItemHit | None:
         """The item that ranks this mention, or None when it is outside every list.
@@ -114,14 +102,23 @@ class ItemLocator:
         return hit
 
     def _locate(self, mention: Mention) -> ItemHit | None:
-        chain = self._path(mention.start)
-        if not chain:
-            return None
-        for item_list, index, item in chain:
+        """Down the chain of items that contain the mention, from the outermost list, stopping
+        at the first list that is no list of categories (the chain below it cannot change the
+        answer); the innermost item when every list on the way is one."""
+        position = mention.start
+        candidates = self.lists
+        innermost: ItemHit | None = None
+        while candidates:
+            item_list = self._list_at(candidates, position)
+            found = self._item_at(item_list, position) if item_list is not None else None
+            if found is None or item_list is None:
+                break
+            index, item = found
+            innermost = ItemHit(index, item.start, item.end)
             if not self._is_category_list(item_list):
-                return ItemHit(index, item.start, item.end)
-        _, index, item = chain[-1]
-        return ItemHit(index, item.start, item.end)
+                return innermost
+            candidates = item.children
+        return innermost
 
 
 def locate_item(layout: Layout, mention: Mention, mentions: Sequence[Mention]) -> ItemHit | None:
