@@ -1,10 +1,11 @@
 """Competitor discovery's shortcuts give exactly what the plain definitions give.
 
 Each shortcut (lines no marker can open skip the four line patterns, NFKC only where a line is
-not NFKC already, is_cjk's ranges as one regex, a separator sought from where one can open,
-`_clean` without its loop when there is no parenthesis, cached heads, the criteria intro read
-only when a list names something, one verdict per distinct head in `discover_brands`) is
-checked against the definition it replaces, on inputs chosen to break it; no timings here.
+not NFKC already and one check for all lines when the whole text is, is_cjk's ranges as one
+regex, a separator sought from where one can open, `_clean` without its loop when there is no
+parenthesis, cached heads, the criteria intro read only when a list names something, one verdict
+per distinct head in `discover_brands`) is checked against the definition it replaces, on inputs
+chosen to break it; no timings here.
 """
 
 from __future__ import annotations
@@ -333,3 +334,47 @@ def test_discovery_over_many_answers_is_the_first_written_one() -> None:
         texts = [text if rng.random() < 0.5 else _shuffled_lines(rng, text) for text, _ in batch]
         # then the candidates, their counts, ranks and examples are the first written ones
         assert d.discover_brands(texts, brands) == _reference_discover_brands(texts, brands)
+
+
+# every character str.splitlines breaks a line at, and its two-character break
+LINE_BREAKS = [c for c in EVERY_CHARACTER if len(f"a{c}b".splitlines()) == 2] + ["\r\n"]
+
+
+def test_a_line_break_has_no_decomposition_and_is_in_no_other_characters() -> None:
+    # a starter that composes with nothing and that no character's NFKC makes or takes apart:
+    # NFKC reads each side of it alone, so a text is NFKC when (and only when) its lines are
+    assert "\n" in LINE_BREAKS and "\u2029" in LINE_BREAKS and len(LINE_BREAKS) == 11
+    breaks = {f"{ord(c):04X}" for c in LINE_BREAKS if len(c) == 1}
+    for char in EVERY_CHARACTER:
+        assert breaks.isdisjoint(unicodedata.decomposition(char).split()), hex(ord(char))
+    for line_break in LINE_BREAKS:
+        assert unicodedata.is_normalized("NFKC", line_break)
+        assert all(unicodedata.combining(c) == 0 for c in line_break)
+    outside = "".join(c for c in EVERY_CHARACTER if c not in LINE_BREAKS)
+    assert not set(unicodedata.normalize("NFKC", outside)) & set(LINE_BREAKS)
+
+
+# pieces NFKC composes, reorders or takes apart, either side of a line break
+_NFKC_PIECES = st.sampled_from(
+    ["e", "\u0301", "\u0308", "\u0323", "ᄀ", "ᅡ", "ᆨ", "가", "ﬁ", "①", "Å", "A\u030a", "蔚", "x",
+     "\u3099", "か", "", " "]
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(_NFKC_PIECES, max_size=6).map("".join),
+    st.sampled_from(LINE_BREAKS),
+    st.lists(_NFKC_PIECES, max_size=6).map("".join),
+)
+def test_nfkc_of_a_text_is_its_lines_nfkc_across_every_line_break(
+    before: str, line_break: str, after: str
+) -> None:
+    text = before + line_break + after
+    nfkc = unicodedata.normalize
+    assert nfkc("NFKC", text) == nfkc("NFKC", before) + line_break + nfkc("NFKC", after)
+    assert unicodedata.is_normalized("NFKC", text) == (
+        unicodedata.is_normalized("NFKC", before) and unicodedata.is_normalized("NFKC", after)
+    )
+    if unicodedata.is_normalized("NFKC", text):
+        assert d._nfkc_lines(text) == [nfkc("NFKC", line) for line in text.splitlines()]

@@ -124,11 +124,15 @@ def _nfkc_lines(text: str) -> list[str]:
 
     Full-width punctuation is first replaced by its one-character compatibility decomposition
     (as text.normalize does), which leaves NFKC unchanged and maps no character to or from a
-    line boundary, so the lines stay those of `text`; most are then NFKC already.
+    line boundary, so the lines stay those of `text`; most are then NFKC already. A line
+    boundary has no decomposition and composes with nothing, so NFKC works on each side of it
+    alone: when the whole text is NFKC, so is every line, and one check does for them all.
     """
     for char, ascii_char in _FULL_WIDTH:
         if char in text:
             text = text.replace(char, ascii_char)
+    if unicodedata.is_normalized("NFKC", text):
+        return text.splitlines()
     return [
         line if unicodedata.is_normalized("NFKC", line) else unicodedata.normalize("NFKC", line)
         for line in text.splitlines()
