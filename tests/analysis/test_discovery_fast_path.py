@@ -3,9 +3,10 @@
 Each shortcut (lines no marker can open skip the four line patterns, NFKC only where a line is
 not NFKC already and one check for all lines when the whole text is, is_cjk's ranges as one
 regex, a separator sought from where one can open, `_clean` without its loop when there is no
-parenthesis, cached heads, the criteria intro read only when a list names something, one verdict
-per distinct head in `discover_brands`) is checked against the definition it replaces, on inputs
-chosen to break it; no timings here.
+parenthesis, cached heads, the criteria intro read only when a list names something and its
+Latin words only where it has a Latin letter, one verdict per distinct head in
+`discover_brands`) is checked against the definition it replaces, on inputs chosen to break it;
+no timings here.
 """
 
 from __future__ import annotations
@@ -218,6 +219,49 @@ def _reference_table_heads(
     return heads
 
 
+# The intro patterns as first written: one pattern each, Chinese and Latin words together.
+_CRITERIA_INTRO = re.compile(
+    r"几点|几个方面|方面|因素|维度|注意|考虑|要点|看这|关注|建议|技巧|标准|"
+    r"\b(?:things?|factors?|consider|considerations|check|look for|keep in mind|tips|criteria|"
+    r"depends? on|think about)\b",
+    re.IGNORECASE,
+)
+_BRAND_INTRO = re.compile(
+    r"品牌|推荐|款|几家|厂商|\b(?:brands?|picks?|options|providers?|makers?|shortlist)\b",
+    re.IGNORECASE,
+)
+
+
+def _reference_lists_criteria(intro: str) -> bool:
+    return bool(_CRITERIA_INTRO.search(intro)) and not _BRAND_INTRO.search(intro)
+
+
+def test_the_latin_letter_class_is_every_character_an_ignorecase_latin_letter_matches() -> None:
+    expected = [c for c in EVERY_CHARACTER if re.match("[a-z]", c, re.IGNORECASE)]
+    assert d._LATIN_LETTER.findall(EVERY_CHARACTER) == expected
+
+
+_INTRO_PIECES = st.sampled_from(
+    ["things", "Thing", "THINGS", "factor", "consider", "considerations", "check", "look for",
+     "keep in mind", "\u212aeep in mind", "tip\u017f", "tips", "criteria", "depends on",
+     "depend on", "think about", "brand", "Brands", "pick", "options", "provider", "makers",
+     "shortlist", "\u017fhortlist", "几点", "注意", "品牌", "推荐", "款", "选手机主要看这", "x",
+     "_", "1", " ", "，", ":", "é", "\u0130", "\u0131"]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_INTRO_PIECES, max_size=8).map("".join))
+def test_lists_criteria_is_the_one_pattern_search(intro: str) -> None:
+    assert d._lists_criteria(intro) == _reference_lists_criteria(intro)
+
+
+def test_lists_criteria_of_the_labelled_answers_lines() -> None:
+    for text, _ in ANSWERS:
+        for line in text.splitlines():
+            assert d._lists_criteria(line) == _reference_lists_criteria(line), line
+
+
 def _reference_list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[d.Head]:
     """list_heads as first written: each line NFKC'd and tried against all four patterns, the
     criteria intro read at every list's start."""
@@ -238,7 +282,7 @@ def _reference_list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[d
         bullet, header = d._BULLET.match(line), d._HEADER.match(line)
         is_item = bool(numbered or bullet)
         if is_item and not in_list:
-            criteria = bool(d._CRITERIA_INTRO.search(intro)) and not d._BRAND_INTRO.search(intro)
+            criteria = _reference_lists_criteria(intro)
         in_list = is_item or (in_list and not line.strip())
         if not is_item and line.strip():
             intro = line

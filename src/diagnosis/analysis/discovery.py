@@ -59,17 +59,25 @@ _CJK: Final = re.compile(
 )
 _MODEL_TAIL: Final = re.compile(r"[\sA-Za-z0-9+\-.]*\d[\sA-Za-z0-9+\-.]*$")
 # A list introduced like this lists criteria, not brands ("选手机主要看这几点：", "Some things
-# to consider:"), unless the intro speaks of brands or picks.
+# to consider:"), unless the intro speaks of brands or picks. The Chinese words and the Latin
+# ones are two patterns: the Chinese ones open with uncased characters, so a search for them
+# skips ahead in C, while `\b` and IGNORECASE letters have the engine try every position.
 _CRITERIA_INTRO: Final = re.compile(
-    r"几点|几个方面|方面|因素|维度|注意|考虑|要点|看这|关注|建议|技巧|标准|"
+    r"几点|几个方面|方面|因素|维度|注意|考虑|要点|看这|关注|建议|技巧|标准"
+)
+_CRITERIA_LATIN: Final = re.compile(
     r"\b(?:things?|factors?|consider|considerations|check|look for|keep in mind|tips|criteria|"
     r"depends? on|think about)\b",
     re.IGNORECASE,
 )
-_BRAND_INTRO: Final = re.compile(
-    r"品牌|推荐|款|几家|厂商|\b(?:brands?|picks?|options|providers?|makers?|shortlist)\b",
-    re.IGNORECASE,
+_BRAND_INTRO: Final = re.compile(r"品牌|推荐|款|几家|厂商")
+_BRAND_LATIN: Final = re.compile(
+    r"\b(?:brands?|picks?|options|providers?|makers?|shortlist)\b", re.IGNORECASE
 )
+# Every character an IGNORECASE Latin letter matches (K is the Kelvin sign, ſ the long s): an
+# intro with none of them, as most Chinese ones, cannot match the Latin words, which are not
+# then sought at every position.
+_LATIN_LETTER: Final = re.compile("[A-Za-z\u0130\u0131\u017f\u212a]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +252,10 @@ def _table_heads(rows: list[tuple[str, str]], brands: Sequence[BrandSpec]) -> li
 
 def _lists_criteria(intro: str) -> bool:
     """Whether the list this line introduces lists criteria, not brands."""
-    return bool(_CRITERIA_INTRO.search(intro)) and not _BRAND_INTRO.search(intro)
+    latin = _LATIN_LETTER.search(intro) is not None
+    if _CRITERIA_INTRO.search(intro) is None and not (latin and _CRITERIA_LATIN.search(intro)):
+        return False
+    return _BRAND_INTRO.search(intro) is None and not (latin and _BRAND_LATIN.search(intro))
 
 
 def list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[Head]:
