@@ -92,10 +92,19 @@ def _objects(text: str, clause: Span, inside: Sequence[Mention]) -> set[Mention]
     ]
     previous: Mention | None = None
     for mention in inside:  # in text order
-        before = text[max(clause[0], mention.start - _OBJECT_WINDOW) : mention.start]
+        window = max(clause[0], mention.start - _OBJECT_WINDOW)
+        # The hint (one character, no context) is searched in place, and the window sliced
+        # only when it holds one: _OBJECT_BEFORE's \b and $ must see the window's own edges.
+        # No generator is set up for a clause without a comparison span (most of them).
         if (
-            (_OBJECT_HINT.search(before) and _OBJECT_BEFORE.search(before))
-            or any(start <= mention.start and mention.end <= end for start, end in compared)
+            (
+                _OBJECT_HINT.search(text, window, mention.start)
+                and _OBJECT_BEFORE.search(text[window : mention.start])
+            )
+            or (
+                compared
+                and any(start <= mention.start and mention.end <= end for start, end in compared)
+            )
             or (
                 previous in objects
                 and previous is not None
