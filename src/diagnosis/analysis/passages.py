@@ -47,7 +47,9 @@ _COMPARE_SPAN: Final = re.compile(
     r"(?:相比|比较|比起|对比|比|差不多|一样|相当|接近|相近|类似|持平)"
 )
 # Where a list item's or table row's head ends: the brand named before it owns the unit.
-_HEAD_END: Final = re.compile(r"[:：|]|\s[-–—]\s|\n")
+# `[:：|]|\s[-–—]\s|\n` (only the match's start is read) spelt to open with one character
+# class, its branch picked by a lookbehind at that character, so the engine skips ahead.
+_HEAD_END: Final = re.compile(r"[:：|\s](?:(?<=[:：|\n])|[-–—]\s)")
 _HEAD_REACH: Final = 40
 _MARKER: Final = re.compile(
     r"[\s|#*•·>-]*(?:\(?(?:\d{1,3}|[一二三四五六七八九十]{1,3})[.)、]?\)?)?[\s*_]*"
