@@ -155,14 +155,17 @@ def _attribute_clauses(
             if ordered[pointer].start >= clause[0]:
                 inside.append(ordered[pointer])
             pointer += 1
-        objects = _objects(text, clause, inside) if inside else set()
-        subjects = {m.brand for m in inside if m not in objects}
-        if subjects and _FILLER.fullmatch(_without_mentions(text, clause, inside)):
-            pending |= subjects  # "蔚来，服务好": the name alone, then its clause
-            continue
-        if subjects or pending:
-            current = subjects | pending
-            pending = set()
+        if inside:  # a clause naming no brand continues the current ones (no sets built)
+            objects = _objects(text, clause, inside)
+            subjects = {m.brand for m in inside if m not in objects}
+            if subjects and _FILLER.fullmatch(_without_mentions(text, clause, inside)):
+                pending |= subjects  # "蔚来，服务好": the name alone, then its clause
+                continue
+            if subjects or pending:
+                current = subjects | pending
+                pending = set()
+        elif pending:
+            current, pending = pending, set()
         for brand in current:
             spans = runs.setdefault(brand, [])
             if spans and previous_clause_end.get(brand) == number - 1:
