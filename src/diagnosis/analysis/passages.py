@@ -98,9 +98,9 @@ def _objects(text: str, clause: Span, inside: Sequence[Mention]) -> set[Mention]
     objects: set[Mention] = set()
     if not inside:
         return objects
-    compared = [
-        found.span("objects") for found in matches(_COMPARE_SPAN, text, clause[0], clause[1])
-    ]
+    spans = matches(_COMPARE_SPAN, text, clause[0], clause[1])
+    # No list comprehension run for a clause without a comparison span (most of them).
+    compared = [found.span("objects") for found in spans] if spans else []
     previous: Mention | None = None
     for mention in inside:  # in text order
         window = max(clause[0], mention.start - _OBJECT_WINDOW)
