@@ -52,7 +52,9 @@ _EN_WEIGHTS: Final = lexicon.EN_WEIGHTS
 _ZH_SELF_NEGATIVE_NEGATORS: Final = lexicon.ZH_SELF_NEGATIVE_NEGATORS
 _ZH_QUALITY_VERDICTS: Final = lexicon.ZH_QUALITY_VERDICTS
 _EN_CLAUSES: Final = re.compile(r"[,.;:!?\n()\"“”。，；：！？]+")
-_EN_TOKEN: Final = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
+# `[a-z0-9]+(?:['\-][a-z0-9]+)*`, spelt to open with one character class, which the engine
+# scans for (a leading repeat hides it: see text.latin_words).
+_EN_TOKEN: Final = re.compile(r"[a-z0-9][a-z0-9]*(?:['\-][a-z0-9]+)*")
 # What a token must be for a phrase to start with it ("best" or "best-in" for best-in-class):
 # the phrase lookups run for these tokens only.
 _EN_PHRASE_HEADS: Final = frozenset(
@@ -241,12 +243,14 @@ def score_passages(texts: Sequence[str]) -> list[float]:
     if len(texts) < 2 or not _JOINABLE:
         return [score_passage(text) for text in texts]
     joined = PASSAGE_JOIN.join(texts)
-    chinese = [0.0] * len(texts)
+    scores = [0.0] * len(texts)
+    spans, cursor = [], 0  # each passage's span in `joined`
+    for text in texts:
+        spans.append((cursor, cursor + len(text)))
+        cursor += len(text) + 1
+    if _HAS_LATIN.search(joined):
+        _add_english(texts, joined, spans, scores)
     if _HAS_CJK.search(joined):
-        spans, cursor = [], 0  # each passage's span in `joined`
-        for text in texts:
-            spans.append((cursor, cursor + len(text)))
-            cursor += len(text) + 1
         kept = joined
         cut = _ZH_DEGREE.find_matches_as_indexes(joined)
         if cut:  # `kept`: joined without its degree adverbs, and the spans in it
@@ -268,12 +272,30 @@ def score_passages(texts: Sequence[str]) -> list[float]:
             while position < len(words) and words[position][2] <= end:
                 position += 1
             if position > first:
-                chinese[number] = _score_zh_words(kept, words, first, position, start)
-    latin = _HAS_LATIN.search(joined) is not None
-    return [
-        chinese[i] + (score_english(text) if latin and _HAS_LATIN.search(text) else 0.0)
-        for i, text in enumerate(texts)
-    ]
+                scores[number] += _score_zh_words(kept, words, first, position, start)
+    return scores
+
+
+def _add_english(
+    texts: Sequence[str], joined: str, spans: list[tuple[int, int]], scores: list[float]
+) -> None:
+    """Adds `score_english(text)` to the score of each of `texts` that has a Latin letter (as
+    `score_passage` does), `joined` being them joined by PASSAGE_JOIN and `spans` their spans in
+    it: one token scan over `joined` finds the passages holding a token that can score, and
+    only those are read (score_english gives the others 0, as it finds for itself). _EN_TOKEN
+    has no lookaround and matches no PASSAGE_JOIN, so a passage's tokens are the joined text's
+    inside its span; replacing "’" keeps every position."""
+    number, last = 0, -1
+    for found in _EN_TOKEN.finditer(joined.replace("’", "'")):
+        if found.group() in _EN_SCORING:
+            start = found.start()
+            while spans[number][1] <= start:
+                number += 1
+            if number > last:
+                last = number
+                text = texts[number]
+                if _HAS_LATIN.search(text):
+                    scores[number] += score_english(text)
 
 
 def label(score: float) -> Sentiment:
