@@ -106,7 +106,6 @@ def _objects(text: str, clause: Span, inside: Sequence[Mention]) -> set[Mention]
         window = max(clause[0], mention.start - _OBJECT_WINDOW)
         # The hint (one character, no context) is searched in place, and the window sliced
         # only when it holds one: _OBJECT_BEFORE's \b and $ must see the window's own edges.
-        # No generator is set up for a clause without a comparison span (most of them).
         if (
             (
                 _OBJECT_HINT.search(text, window, mention.start)

@@ -186,16 +186,23 @@ NEUTRAL_BAND: Final = 0.5  # |score| up to this is neutral
 _BRANCH_REACH: Final = 12  # a passage opening with "otherwise" is the fallback, not the condition
 
 
+def _passage_at(starts: list[int], number: int, position: int) -> int:
+    """The passage holding `position` (passage i starts at `starts[i]`), searched on from passage
+    `number`: the matches come in text order."""
+    while number < len(starts) - 1 and starts[number + 1] <= position:
+        number += 1
+    return number
+
+
 def _zh_cues(text: str, starts: list[int], kinds: list[set[CueKind]]) -> None:
     """Adds the Chinese cues of each passage of `text` (passage i starts at `starts[i]`, see
     `_cues_in`) to `kinds[i]`."""
-    number, last = 0, len(starts) - 1
+    number = 0
     for index, start, _end in _ZH_CUE.find_matches_as_indexes(text):
         kind = _ZH_KIND[_ZH_CUE_WORDS[index]]
         if kind == "not_recommend":
             continue
-        while number < last and starts[number + 1] <= start:
-            number += 1
+        number = _passage_at(starts, number, start)
         begin = starts[number]
         if kind == "balanced" and len(text[begin:start].strip()) < 2:
             continue
@@ -240,12 +247,11 @@ def _en_cue_matches(text: str) -> Iterator[re.Match[str]]:
 
 def _en_cues(text: str, starts: list[int], kinds: list[set[CueKind]]) -> None:
     """Adds the English cues of each passage of `text` to its set in `kinds`, as `_zh_cues`."""
-    number, last = 0, len(starts) - 1
+    number = 0
     for found in _en_cue_matches(text.replace("’", "'")):
         kind: CueKind = next(k for k in _PRIORITY if found.group(k) is not None)
         start = found.start()
-        while number < last and starts[number + 1] <= start:
-            number += 1
+        number = _passage_at(starts, number, start)
         begin = starts[number]
         before = text[max(begin, start - 30) : start]
         if kind == "recommend" and _EN_NEGATOR.search(before):
