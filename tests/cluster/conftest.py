@@ -51,9 +51,12 @@ def cluster_settings(make_database_url: MakeDatabaseUrl, redis_space: RedisSpace
             "flush_interval_s": 0.05,
             "retry_backoff_s": 0.01,
             "retry_backoff_cap_s": 0.05,
-            "worker_heartbeat_s": 2,
-            "worker_sweep_s": 1,
-            "lease_ttl_s": 2.0,
+            # The product's defaults: no in-process node is ever killed, so nothing here waits
+            # for a sweep, and with a 2 s heartbeat (touched every 1 s) one stall of a loaded
+            # machine's shared loop let the sweep hand a running job to a worker again.
+            "worker_heartbeat_s": 10,
+            "worker_sweep_s": 5,
+            "lease_ttl_s": 10.0,
             "reconcile_interval_s": 3600,  # tests run passes themselves
             "start_rate_per_min": 0,
         }

@@ -17,13 +17,15 @@ import httpx
 
 from tests.server_process import ServerProcess, start, wait_until_serving
 
-# Short heartbeat and sweep: a dead worker's job is handed on in seconds, not tens of them.
+# Short heartbeat and sweep: a dead worker's job is handed on in seconds, not tens of them. Not
+# the shortest allowed: a job is touched every max(1 s, heartbeat / 3), so a 2 s heartbeat lets a
+# live worker's 1 s stall on a loaded machine get its job swept, and a 2 s lease lost its slots.
 FAST_CLUSTER_ENV = {
     "DIAGNOSIS_RUNNER": "queue",
     "DIAGNOSIS_STREAM_TOKEN_SECRET": "cluster-test-secret",
-    "DIAGNOSIS_WORKER_HEARTBEAT_S": "2",
+    "DIAGNOSIS_WORKER_HEARTBEAT_S": "4",
     "DIAGNOSIS_WORKER_SWEEP_S": "1",
-    "DIAGNOSIS_LEASE_TTL_S": "2",
+    "DIAGNOSIS_LEASE_TTL_S": "5",
     "DIAGNOSIS_RECONCILE_INTERVAL_S": "2",
     "DIAGNOSIS_FLUSH_INTERVAL_S": "0.05",
     "DIAGNOSIS_START_RATE_PER_MIN": "0",

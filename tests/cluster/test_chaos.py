@@ -57,12 +57,8 @@ def test_killed_worker_and_killed_sse_instance_cost_nothing_durable(
     fake_openai.script(None, *(ok(latency_s=0.3) for _ in range(8)))
     fake_openai.default(None, ok(latency_s=1.0))
     platforms = fake_platforms_toml(fake_openai.base_url, model="chaos", max_concurrency=4)
-    # Slot leases of 5 s, not the cluster tests' 2: a live worker stalled longer than its lease
-    # loses its slots (cluster/limits.py says so), and the full suite on a loaded 2-core machine
-    # once saw 8 calls in flight here. The bound asserted below is the same.
     with cluster(tmp_path, database_url=make_database_url("chaos"), redis_url=redis_space.url,
-                 prefix=redis_space.prefix, platforms=platforms,
-                 DIAGNOSIS_LEASE_TTL_S="5") as group:
+                 prefix=redis_space.prefix, platforms=platforms) as group:
         api_a, api_b = group.start_api(), group.start_api()
         workers = {w.pid: w for w in (group.start_worker(), group.start_worker())}
 

@@ -201,3 +201,32 @@ async def _durable_prompts(api: object, eid: str) -> list[str]:
     rows = await api.engine.repository.all_results(eid)  # type: ignore[attr-defined]
     return [r.question for r in rows if r.status == "ok"]
 
+
+async def test_a_live_job_that_outlasts_its_heartbeat_is_touched_not_swept(
+    make_node: NodeFactory, fake_openai: FakeOpenAI
+) -> None:
+    # 12 calls one at a time at 0.5 s: a job of ~6 s under a 2 s heartbeat and a 1 s sweep. The
+    # worker touches it every second, so no sweep takes it from the worker running it.
+    fake_openai.default(None, ok(latency_s=0.5))
+    platform = fake_platform("fake", fake_openai.base_url, max_concurrency=1)
+    fast = {"worker_heartbeat_s": 2, "worker_sweep_s": 1}
+    async with make_node("api", [platform], **fast) as api, \
+            make_node("worker", [platform], **fast) as worker:
+        record = await api.engine.create(request(["fake"], questions=QUESTIONS))
+        eid = str(record.execution_id)
+        job = await _wait_job(api, eid, status=Status.ACTIVE)
+        touches = {job.touched}  # type: ignore[attr-defined]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while ExecutionStatus((await api.engine.repository.get_execution(eid)).status) \
+                is not ExecutionStatus.completed:
+            assert loop.time() < deadline, "the execution did not complete"
+            job = await api.cluster.queue.job(eid)
+            if job is not None and job.status == Status.ACTIVE:
+                touches.add(job.touched)
+            await asyncio.sleep(0.05)
+        assert worker.worker is not None and worker.worker.taken == [eid]
+        job = await api.cluster.queue.job(eid)
+        assert job is not None and job.attempts == 1 and job.error is None
+        assert len(touches) >= 3  # touched while it ran, not only when taken
+        assert len(fake_openai.calls_for("fake")) == len(QUESTIONS)

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
-from saq import Job, Queue
+from saq import Job, Queue, Status
 from saq.queue.redis import RedisQueue
 
 from diagnosis.cluster.control import StopRequests
@@ -34,7 +34,82 @@ WAIT_POLL_S = 0.2
 
 def make_queue(redis: Any, *, prefix: str) -> RedisQueue:
     """The executions' queue; SAQ names its keys saq:<name>:..., so the name carries the prefix."""
-    return RedisQueue(redis, name=prefix)
+    return ExecutionQueue(redis, name=prefix)
+
+
+class ExecutionQueue(RedisQueue):  # type: ignore[misc]
+    """SAQ's Redis queue with a sweep that does not take a job from the worker taking it.
+
+    Written by hand because SAQ 0.26.4 (the newest) sweeps every job in its active list whose
+    status is not "active", and a worker's dequeue moves the job into that list a few Redis round
+    trips before it marks it active: a sweep in between (any worker's, every sweep interval)
+    aborts the job its taker is just starting and retries it, so an execution is taken twice and
+    its calls asked again (tobymao/saq#277, #124; seen here as two takes of one job and 8 calls
+    in flight against a limit of 4). A job still "queued" in the active list is swept only when
+    this process saw it so one heartbeat earlier too: a taker that died in that window still
+    has its job handed on, one heartbeat later, like a taker that died running it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (job id, attempts) -> when first seen "queued" while taken: attempts tells one take
+        # of a job from its next, so an old sighting never hurries a later take's sweep.
+        self._queued_since: dict[tuple[bytes, int], float] = {}
+
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        if not self._cleanup_script:
+            self._cleanup_script = self.redis.register_script(_SWEEP_SCRIPT)
+        id_jobs = await self._cleanup_script(
+            keys=[self._sweep, self._active], args=[lock], client=self.redis
+        )
+        seen_queued: dict[tuple[bytes, int], float] = {}
+        swept: list[bytes] = []
+        for job_id, job_bytes in id_jobs:
+            job = self.deserialize(job_bytes)
+            if job is None:  # its record expired: drop it from the lists (as SAQ does)
+                swept.append(job_id)
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.lrem(self._active, 0, job_id)
+                    pipe.zrem(self._incomplete, job_id)
+                    await pipe.execute()
+                log.info("sweeping missing job %s", job_id)
+                continue
+            if job.status == Status.QUEUED:
+                take = (job_id, job.attempts)
+                first = seen_queued[take] = self._queued_since.get(take, time.monotonic())
+                if time.monotonic() - first < (job.heartbeat or _QUEUED_GRACE_S):
+                    continue  # being taken now, most likely: look again next sweep
+            elif job.status == Status.ACTIVE and not job.stuck:
+                continue
+            log.info("sweeping job %s", job.info(False))
+            swept.append(job_id)
+            await self.abort(job, error=self.swept_error_message)
+            try:
+                await job.refresh(abort)
+            except TimeoutError:
+                log.info("could not abort job %s", job_id)
+            if job.retryable:
+                await self.retry(job, error=self.swept_error_message)
+            else:
+                await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+        if id_jobs:  # a sweep that ran (not locked out by another's) knows what is still taken
+            self._queued_since = seen_queued
+        return [job_id.decode("utf-8") for job_id in swept]
+
+
+# SAQ's own sweep script: once per `lock` seconds across the cluster, the active list's jobs.
+_SWEEP_SCRIPT = """
+local id_jobs = {}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('SETEX', KEYS[1], ARGV[1], 1)
+    for i, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+        id_jobs[i] = {v, redis.call('GET', v)}
+    end
+end
+return id_jobs
+"""
+# How long a taken job with no heartbeat may stay "queued" before it is swept.
+_QUEUED_GRACE_S = 10.0
 
 
 def execution_job(execution_id: str, *, heartbeat_s: int) -> Job:
