@@ -136,15 +136,21 @@ _EN_OPENINGS: Final = _openings_by_letter()
 
 
 def _opening_pattern(openings: dict[str, tuple[str, ...]]) -> re.Pattern[str]:
-    """Where some cue's opening starts a run of letters, in one search: each opening spelt to
-    open with its first letter, the run's start checked by a lookbehind after it (see
-    text.latin_words), so the engine skips to those letters instead of stopping at every run
-    of letters as `_LATIN_RUN` does (~100 runs in a long Chinese answer: model names). The
+    """Where some cue's opening starts a run of letters, in one search. It opens with the class of
+    the openings' first letters, which the engine scans for (see text.latin_words), so it skips
+    to those letters instead of stopping at every run of letters as `_LATIN_RUN` does (~100
+    runs in a long Chinese answer: model names); a lookbehind then refuses a letter inside a
+    run, and only at a run's start is the rest of an opening tried, among those of its first
+    letter (picked by a lookbehind at it). Spelt so rather than as one branch per opening
+    (`a(?<![a-z]a)lso worth|...`): the engine tried all ~90 branches at every such letter of
+    the text, and this search costs ~35% less on Chinese and English answers alike. The
     lookbehind only saves work: _EN_CUE's own leading \\b refuses a start inside a run."""
-    return re.compile("|".join(
-        f"{re.escape(opening[0])}(?<![a-z]{re.escape(opening[0])}){re.escape(opening[1:])}"
-        for letter in sorted(openings) for opening in openings[letter]
-    ))
+    letters = sorted(openings)
+    rests = "|".join(
+        f"(?<={re.escape(letter)})(?:{'|'.join(re.escape(o[1:]) for o in openings[letter])})"
+        for letter in letters
+    )
+    return re.compile(f"[{''.join(map(re.escape, letters))}](?<![a-z].)(?:{rests})")
 
 
 _EN_OPENING: Final = _opening_pattern(_EN_OPENINGS) if _EN_OPENINGS is not None else None
