@@ -20,12 +20,13 @@ async def queue(redis_space: RedisSpace) -> AsyncIterator[object]:
 
 
 async def _sweep_until_swept(queue: object, bound_s: float = 15.0) -> tuple[int, list[str]]:
-    """Sweep (a 1 s lock, as a worker sweeping every second) until one sweeps something."""
+    """Sweep (a 1 s lock, as a worker sweeping every second) until one sweeps something; a
+    dead taker never acknowledges the abort, so its wait is short here (SAQ's is 5 s)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + bound_s
     quiet = 0
     while loop.time() < deadline:
-        swept = await queue.sweep(lock=1)  # type: ignore[attr-defined]
+        swept = await queue.sweep(lock=1, abort=0.2)  # type: ignore[attr-defined]
         if swept:
             return quiet, swept
         quiet += 1
