@@ -131,7 +131,19 @@ def test_a_piece_opening_with_no_contrast_opening_never_opens_with_a_contrast(te
 @given(st.lists(st.sampled_from(["。", "!", "?", "\n", ".", " ", "\t", "\u3000", "a", "好", ". "]),
                 max_size=16).map("".join))
 def test_sentences_cut_after_their_end_are_the_parts_the_zero_width_split_gives(text: str) -> None:
-    assert stance._sentences(text) == [s for s in _SENTENCE_SPLIT.split(text) if s.strip()]
+    assert stance._sentences_of([text]) == [[s for s in _SENTENCE_SPLIT.split(text) if s.strip()]]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["。", "!", "?", "\n", ".", " ", "\t", "a", "好", ". ",
+                                          "\x00", ".\x00"]), max_size=8).map("".join),
+                max_size=6))
+def test_the_sentences_of_joined_passages_are_the_sentences_of_each_alone(
+    passages: list[str],
+) -> None:
+    assert stance._sentences_of(passages) == [
+        [s for s in _SENTENCE_SPLIT.split(passage) if s.strip()] for passage in passages
+    ]
 
 
 def _answers() -> list[tuple[str, list[BrandSpec]]]:
@@ -157,9 +169,9 @@ def test_every_passage_of_the_labelled_and_bench_answers_scores_as_before() -> N
     for text, brands in _answers():
         memo: stance.SentenceMemo = {}
         for distinct in _passages(text, brands):
-            for passage in distinct:
-                assert stance._sentences(passage) == [
-                    s for s in _SENTENCE_SPLIT.split(passage) if s.strip()]
+            assert stance._sentences_of(distinct) == [
+                [s for s in _SENTENCE_SPLIT.split(passage) if s.strip()] for passage in distinct
+            ]
             for sentence in {s for p in distinct for s in _SENTENCE_SPLIT.split(p)}:
                 assert _pieces(sentence) == _reference_sentence_pieces(sentence)
             assert stance.weighted_scores(distinct, memo) == [

@@ -380,16 +380,31 @@ def _weigh(pieces: list[str], scores: list[float]) -> tuple[float, bool]:
 SentenceMemo = dict[str, tuple[float, bool]]
 
 
-def _sentences(passage: str) -> list[str]:
-    """The passage's sentences, blank ones left out."""
-    sentences, cursor = [], 0
-    for found in matches(_SENTENCE_END, passage, 0, len(passage)):
-        if passage[cursor : found.end()].strip():
-            sentences.append(passage[cursor : found.end()])
-        cursor = found.end()
-    if passage[cursor:].strip():
-        sentences.append(passage[cursor:])
-    return sentences
+def _sentences_of(passages: Sequence[str]) -> list[list[str]]:
+    """Each passage's sentences, blank ones left out: from one scan for sentence ends over the
+    passages joined by PASSAGE_JOIN, not one per passage. A sentence end is one character of
+    the class, and its lookahead (a "." ends one before whitespace) sees at a passage's end the
+    join, no whitespace, as it sees nothing at the end of the passage alone: each passage's
+    ends are the ones it has alone."""
+    joined = PASSAGE_JOIN.join(passages)
+    ends = [found.end() for found in _SENTENCE_END.finditer(joined)]
+    result: list[list[str]] = []
+    offset = at = 0
+    for passage in passages:
+        stop = offset + len(passage)
+        sentences: list[str] = []
+        cursor = offset
+        while at < len(ends) and ends[at] <= stop:
+            sentence = joined[cursor : ends[at]]
+            if sentence.strip():
+                sentences.append(sentence)
+            cursor = ends[at]
+            at += 1
+        if cursor < stop and joined[cursor:stop].strip():
+            sentences.append(joined[cursor:stop])
+        result.append(sentences)
+        offset = stop + 1
+    return result
 
 
 def weighted_scores(
@@ -398,7 +413,7 @@ def weighted_scores(
     """`weighted_score` of each passage. The pieces of all their sentences not in `memo` are
     scored by one `score_passages` call: the lexicon is read once for the lot."""
     memo = {} if memo is None else memo
-    split = [_sentences(passage) for passage in passages]
+    split = _sentences_of(passages)
     new = [s for s in dict.fromkeys(s for sentences in split for s in sentences) if s not in memo]
     if new:
         cut = _pieces_of(new)
