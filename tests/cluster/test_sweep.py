@@ -67,3 +67,7 @@ async def test_a_job_whose_taker_died_before_marking_it_is_handed_on(queue: Redi
     assert swept == [taken.id]
     again = await queue.dequeue(timeout=5)
     assert again is not None and again.key == "e2" and again.status == Status.QUEUED
+    # ...and that next taker, caught in the same window by the very next sweep, keeps it: the
+    # sighting that swept it from the dead one is not held against it
+    await queue.redis.delete(queue._sweep)  # the 1 s sweep lock, so that this sweep runs
+    assert await queue.sweep(lock=1, abort=0.2) == []

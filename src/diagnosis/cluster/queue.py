@@ -75,9 +75,12 @@ class ExecutionQueue(RedisQueue):  # type: ignore[misc]
                 log.info("sweeping missing job %s", job_id)
                 continue
             if job.status == Status.QUEUED:
+                # A swept job keeps its attempts until its next take: its sighting is dropped
+                # here, or that take would be swept at first sight.
                 take = (job_id, job.attempts)
-                first = seen_queued[take] = self._queued_since.get(take, time.monotonic())
+                first = self._queued_since.get(take, time.monotonic())
                 if time.monotonic() - first < (job.heartbeat or _QUEUED_GRACE_S):
+                    seen_queued[take] = first
                     continue  # being taken now, most likely: look again next sweep
             elif job.status == Status.ACTIVE and not job.stuck:
                 continue
