@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from diagnosis.analysis import BrandSpec, render_html, render_markdown
+from diagnosis.analysis import BrandSpec, analyze_answer, render_html, render_markdown
 from diagnosis.analysis.discovery import discover_brands, is_generic, list_heads
 from diagnosis.analysis.report import ReportInput, ResultView, build_report
 
@@ -102,3 +102,43 @@ def test_the_report_lists_discovered_brands_with_a_candidates_note_in_every_form
     assert "## 发现的品牌 Discovered brands" in render_markdown(report)
     assert "| 科沃斯 | 2 | 40.0% | 2.00 |" in render_markdown(report)
     assert "发现的品牌 Discovered brands" in render_html(report)
+
+
+def _report(answers: list[str | None], analyses: list[dict]) -> dict:
+    results = [
+        ResultView(
+            task_key=f"t{i}", question="推荐扫地机器人", template="推荐扫地机器人", subject=None,
+            platform="demo", sample=0, status="ok", error_kind=None, answer=text, latency_ms=1,
+            analysis=analysis,
+        )
+        for i, (text, analysis) in enumerate(zip(answers, analyses, strict=True))
+    ]
+    inp = ReportInput(
+        execution_id="ex", brands=BRANDS, questions=("推荐扫地机器人",),
+        platforms=(("demo", "Demo"),), samples=1, status="completed",
+        created_at=datetime(2025, 1, 1, tzinfo=UTC), finished_at=None,
+    )
+    return build_report(inp, results)
+
+
+def test_each_analysis_holds_its_answers_discoveries_and_the_report_counts_them_unread():
+    analyses = [analyze_answer(text, BRANDS) for text in ANSWERS]
+    assert analyses[1]["discovered"] == [
+        {"name": "云鲸", "rank": 1, "example": "### 1. 云鲸"},
+        {"name": "科沃斯", "rank": 2, "example": "### 2. 科沃斯（Ecovacs）"},
+    ]
+    assert analyses[4]["discovered"] == []  # prose names no list heads
+    from_texts = discover_brands(ANSWERS, BRANDS)
+    # the answers not there at all: what the report counts comes from the analyses
+    unread = _report([None] * len(ANSWERS), analyses)["discovered_brands"]
+    assert unread == from_texts and len(unread) == 5
+
+
+def test_analyses_stored_before_they_held_discoveries_have_their_answer_read_again():
+    analyses = [analyze_answer(text, BRANDS) for text in ANSWERS]
+    old = [{k: v for k, v in a.items() if k != "discovered"} for a in analyses]
+    broken = [{**a, "discovered": [{"name": 3, "rank": "1"}]} for a in analyses]
+    mixed = [old[0], analyses[1], broken[2], analyses[3], old[4]]
+    expected = discover_brands(ANSWERS, BRANDS)
+    for stored in (old, broken, mixed):
+        assert _report(list(ANSWERS), stored)["discovered_brands"] == expected

@@ -78,8 +78,10 @@ def test_mentions_come_in_order_of_first_appearance() -> None:
 
 
 def test_no_text_gives_no_mentions_and_no_sources() -> None:
-    assert analyze_answer(None, EV) == {"mentions": [], "sources": [], "judge": "rules"}
-    assert analyze_answer("   ", EV) == {"mentions": [], "sources": [], "judge": "rules"}
+    assert analyze_answer(None, EV) == {"mentions": [], "sources": [], "judge": "rules",
+                                       "discovered": []}
+    assert analyze_answer("   ", EV) == {"mentions": [], "sources": [], "judge": "rules",
+                                        "discovered": []}
 
 
 def test_a_refusal_mentions_nobody() -> None:

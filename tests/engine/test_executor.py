@@ -1,6 +1,7 @@
 """Executions end to end in-process: real SQLite file, real HTTP to the fake provider."""
 
 import asyncio
+import json
 
 import pytest
 from sqlalchemy import text
@@ -235,3 +236,39 @@ async def test_cancelling_the_run_task_itself_leaves_no_call_running(make_engine
         await fake_openai.async_wait_until(lambda: fake_openai.in_flight("p") == 0, 5)
         leftovers = [t for t in asyncio.all_tasks() if t.get_name().startswith("fanout-")]
         assert leftovers == []
+
+
+async def test_a_resumed_execution_counts_the_discoveries_of_answers_analysed_before_it_kept_them(
+    make_engine, fake_openai
+):
+    # the report reads each answer's discoveries from its analysis; rows analysed before
+    # analyses held them (no `discovered`) have their answer read and listed again
+    fake_openai.default("p", ok("1. **蔚来**：服务好。\n2. **比亚迪**：销量高。"))
+    async with make_engine([fake_platform("p", fake_openai.base_url)]) as engine:
+        record = await engine.create(request(["p"], questions=[f"q{i}" for i in range(4)]))
+        await engine.runner.wait(record.execution_id)
+        first = await engine.report(record.execution_id, None)
+    assert [(d["name"], d["mentions"]) for d in first["discovered_brands"]] == [("比亚迪", 4)]
+    async with make_engine([fake_platform("p", fake_openai.base_url)]) as engine:
+        rows = await engine.repository.all_results(record.execution_id)
+        async with engine.repository._writer.begin() as conn:
+            for row in rows[:2]:  # two kept, as an older version stored them
+                old = {k: v for k, v in row.analysis.items() if k != "discovered"}
+                await conn.execute(
+                    text("UPDATE task_results SET analysis=:a WHERE id=:id"),
+                    {"a": json.dumps(old), "id": row.id},
+                )
+            await conn.execute(
+                text("UPDATE task_results SET status='pending', answer=NULL, analysis=NULL "
+                     "WHERE id IN (:a, :b)"),
+                {"a": rows[2].id, "b": rows[3].id},
+            )
+            await conn.execute(
+                text("UPDATE executions SET status='running', stage='ai_fetching', completed=2 "
+                     "WHERE id=:id"),
+                {"id": record.execution_id},
+            )
+        assert await engine.runner.resume_unfinished() == [record.execution_id]
+        await engine.runner.wait(record.execution_id)
+        again = await engine.report(record.execution_id, None)
+    assert again["discovered_brands"] == first["discovered_brands"]

@@ -1,6 +1,7 @@
 """Reads: stable result pages, history newest first, owners, resumable executions, health."""
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,21 @@ async def test_ping_answers_true_on_a_database_and_false_when_it_cannot_be_opene
         assert await Repository(broken).ping() is False
     finally:
         await broken.dispose()
+
+
+async def test_results_without_answers_are_the_same_rows_with_no_answer_read(
+    make_repository: MakeRepository, make_execution: MakeExecution
+) -> None:
+    repository = await make_repository()
+    await make_execution(repository, tasks=task_specs(3))
+    await repository.write_progress(
+        snapshot("exec-1", seq=1),
+        [result_write("t0000", answer="1. 理想 2. 蔚来 " * 200), result_write("t0002")],
+    )
+
+    everything = await repository.all_results("exec-1")
+    unread = await repository.all_results("exec-1", answers=False)
+
+    assert everything[0].answer and everything[2].answer
+    assert [row.answer for row in unread] == [None, None, None]
+    assert [replace(row, answer=None) for row in everything] == unread  # nothing else differs

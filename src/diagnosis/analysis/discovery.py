@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -268,7 +268,7 @@ def list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[Head]:
     bullets = 0
     header_counts: dict[int, int] = {}
     intro, list_intro, in_list = "", "", False
-    # whether the current list lists criteria: read off its intro when an item first needs it
+    # whether the current list lists criteria: read off its intro at its first item
     criteria: bool | None = None
     table: list[tuple[str, str]] = []
     for original, normalized in zip(
@@ -295,23 +295,25 @@ def list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[Head]:
         in_list = is_item or (in_list and not first)
         if not is_item and first:
             intro = line
+        if is_item and criteria is None:
+            criteria = _lists_criteria(list_intro)
+        # an item of a criteria list gives no head: its head is not even read
+        wanted = not (is_item and criteria)
         name, rank = None, 0
         if numbered:
             digits = numbered.group(1) or numbered.group(2)
             rank = int(digits) if digits else _CHINESE_DIGITS.find(numbered.group(3)[0]) + 1
-            name, bullets = _head_of(numbered.group("rest")), 0
+            name, bullets = _head_of(numbered.group("rest")) if wanted else None, 0
         elif bullet:
             bullets += 1
-            rank, name = bullets, _head_of(bullet.group("rest"))
+            rank, name = bullets, _head_of(bullet.group("rest")) if wanted else None
         elif header:
             depth = len(header.group("hashes"))
             header_counts[depth] = rank = header_counts.get(depth, 0) + 1
             name, bullets = _head_of(header.group("rest")), 0
         elif first:
             bullets = 0  # prose between bullets ends their run
-        if name and is_item and criteria is None:
-            criteria = _lists_criteria(list_intro)
-        if name and not (is_item and criteria):
+        if name:
             heads.append(Head(name, rank, original.strip()))
     return heads
 
@@ -368,6 +370,13 @@ def _homes(keys: set[str]) -> dict[str, str]:
     return homes
 
 
+# Cached for the reason is_generic is, per brand list: each answer of an execution (analysed
+# one by one, in a worker) heads its items with the same names, the tracked brands' most of all.
+@lru_cache(maxsize=4096)
+def _candidate_of(head: str, brands: tuple[BrandSpec, ...]) -> tuple[str, str] | None:
+    return _candidate(head, brands)
+
+
 def _candidate(head: str, brands: Sequence[BrandSpec]) -> tuple[str, str] | None:
     """(name, key) of the brand a head names, its model stripped; None for a tracked brand (or
     its model), which is no discovery, and for a generic name."""
@@ -377,42 +386,61 @@ def _candidate(head: str, brands: Sequence[BrandSpec]) -> tuple[str, str] | None
     return None if is_generic(name) else (name, normalize(name))
 
 
+def answer_discoveries(text: str, brands: Sequence[BrandSpec]) -> list[dict[str, object]]:
+    """The candidates one answer heads items or rows with, in order: [{name, rank, example}],
+    one per candidate (its first head), the model stripped from `name` and `example` the line
+    it heads. What discover_brands tallies across answers: analyze_answer stores it with each
+    answer's analysis (`discovered`), so a report counts the stored lists and never reads the
+    answers again (issue 13: that was ~0.2 ms per 3000-character answer in the server)."""
+    found: dict[str, dict[str, object]] = {}
+    tracked = tuple(brands)
+    for head in list_heads(text, brands):
+        candidate = _candidate_of(head.name, tracked)
+        if candidate is not None and candidate[1] not in found:
+            name, key = candidate
+            found[key] = {"name": name, "rank": head.rank, "example": _example(head.line)}
+    return list(found.values())
+
+
 def discover_brands(
     answers: Sequence[str], brands: Sequence[BrandSpec], *, top_n: int = TOP_N
 ) -> list[dict[str, object]]:
     """[{name, mentions, mention_rate, avg_rank, example}] over `answers` (the ok answers the
     brands' mention rate is measured on): most answers first, then best average rank."""
-    per_answer: list[dict[str, Head]] = []
-    names: dict[str, str] = {}
-    # head name -> its candidate: answers head their items with the same names, the tracked
-    # brands' most of all; kept for this call only, as the verdict depends on its brands
-    candidates: dict[str, tuple[str, str] | None] = {}
-    for text in answers:
-        found: dict[str, Head] = {}
-        for head in list_heads(text or "", brands):
-            if head.name not in candidates:
-                candidates[head.name] = _candidate(head.name, brands)
-            candidate = candidates[head.name]
-            if candidate is not None:
-                name, key = candidate
-                found.setdefault(key, head)
-                names.setdefault(key, name)
-        per_answer.append(found)
+    return tally_discoveries([answer_discoveries(text or "", brands) for text in answers],
+                             top_n=top_n)
+
+
+def tally_discoveries(
+    per_answer: Sequence[Sequence[Mapping[str, object]]], *, top_n: int = TOP_N
+) -> list[dict[str, object]]:
+    """discover_brands over each answer's answer_discoveries (stored or just made)."""
+    found_of: list[dict[str, tuple[int, str]]] = []  # per answer: key -> (rank, example)
+    names: dict[str, str] = {}  # key -> the first spelling seen
+    for found in per_answer:
+        heads: dict[str, tuple[int, str]] = {}
+        for item in found:
+            name = str(item["name"])
+            key = normalize(name)
+            rank = item["rank"]
+            heads.setdefault(key, (rank if isinstance(rank, int) else 0, str(item["example"])))
+            names.setdefault(key, name)
+        found_of.append(heads)
     homes = _homes(set(names))
     tallies: dict[str, _Tally] = {}
-    for found in per_answer:
+    for heads in found_of:
         counted: set[str] = set()
-        for key, head in found.items():
+        for key, (rank, example) in heads.items():
             home = homes[key]
             if home in counted:  # "Tesla" and "Tesla Model Y" in one answer: one answer
                 continue
             counted.add(home)
             tally = tallies.get(home)
             if tally is None:  # the example is the first answer's line
-                tally = tallies[home] = _Tally(names[home], _example(head.line))
+                tally = tallies[home] = _Tally(names[home], example)
             tally.answers += 1
-            tally.ranks.append(head.rank)
-    total = len(answers)
+            tally.ranks.append(rank)
+    total = len(per_answer)
     ranked = sorted(
         tallies.values(),
         key=lambda t: (-t.answers, sum(t.ranks) / len(t.ranks), normalize(t.name)),

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from diagnosis.analysis.discovery import answer_discoveries
 from diagnosis.analysis.domains import DomainKinds
 from diagnosis.analysis.mentions import find_mentions
 from diagnosis.analysis.passages import brand_passages
@@ -33,15 +34,17 @@ def analyze_answer(
     kinds: DomainKinds | None = None,
 ) -> dict[str, Any]:
     """-> {"mentions": [{"brand", "rank", "sentiment", "stance", "count"}], "sources": [...],
-    "judge": "rules"}
+    "judge": "rules", "discovered": [{"name", "rank", "example"}]}
 
     `mentions` holds mentioned brands only, by canonical name, in order of first appearance.
     The rules judge always gives the stance; a `judge` given here replaces its sentiment.
+    `discovered` holds the untracked brands the answer heads list items or table rows with
+    (discovery.answer_discoveries), which the report counts across answers.
     `sources` merges the platform API's `citations` ({"url", ...}) with the URLs in the text.
     """
     if not text or not text.strip():
         sources = answer_sources("", citations=citations, brands=brands, kinds=kinds)
-        return {"mentions": [], "sources": sources, "judge": _RULES.name}
+        return {"mentions": [], "sources": sources, "judge": _RULES.name, "discovered": []}
     normalized = normalize(text)
     layout = parse_layout(normalized)
     mentions = find_mentions(normalized, brands)
@@ -65,4 +68,5 @@ def analyze_answer(
             }
         )
     sources = answer_sources(text, citations=citations, brands=brands, kinds=kinds)
-    return {"mentions": rows, "sources": sources, "judge": _RULES.name}
+    return {"mentions": rows, "sources": sources, "judge": _RULES.name,
+            "discovered": answer_discoveries(text, brands)}

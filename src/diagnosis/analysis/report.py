@@ -15,7 +15,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from diagnosis.analysis.discovery import discover_brands
+from diagnosis.analysis.discovery import answer_discoveries, tally_discoveries
 from diagnosis.analysis.judge import judge_agreement
 from diagnosis.analysis.metrics import Answer, BrandMetrics, brand_metrics, subject_metrics
 from diagnosis.analysis.report_sources import Sources, source_section
@@ -338,6 +338,25 @@ def _summary(
     )
 
 
+def stores_discoveries(analysis: object) -> bool:
+    """Whether a stored analysis holds its answer's discoveries, well formed (analyses written
+    before analyze_answer added them hold none: their answer is read again)."""
+    found = analysis.get("discovered") if isinstance(analysis, dict) else None
+    return isinstance(found, list) and all(
+        isinstance(item, dict)
+        and isinstance(item.get("name"), str)
+        and type(item.get("rank")) is int
+        and isinstance(item.get("example"), str)
+        for item in found
+    )
+
+
+def _discovered(result: ResultView, brands: Sequence[BrandSpec]) -> list[dict[str, object]]:
+    if stores_discoveries(result.analysis):
+        return list(result.analysis["discovered"])  # type: ignore[index]
+    return answer_discoveries(result.answer or "", brands)
+
+
 def build_report(inp: ReportInput, results: Sequence[ResultView], *, top_n: int = 20) -> dict:
     """The whole report as a JSON-ready dict (datetimes as ISO strings)."""
     known = {b.name for b in inp.brands}
@@ -382,7 +401,7 @@ def build_report(inp: ReportInput, results: Sequence[ResultView], *, top_n: int 
         judges=Judges(**judge_agreement(r.analysis for r, _ in analysed if r.analysis)),
         discovered_brands=[
             DiscoveredBrand.model_validate(found)
-            for found in discover_brands([r.answer or "" for r, _ in pool], inp.brands)
+            for found in tally_discoveries([_discovered(r, inp.brands) for r, _ in pool])
         ],
     )
     return report.model_dump(mode="json")

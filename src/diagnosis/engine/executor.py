@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from diagnosis.analysis import BrandSpec, analyze_answer
+from diagnosis.analysis import BrandSpec, analyze_answer, stores_discoveries
 from diagnosis.analysis.domains import domain_kinds
 from diagnosis.constants import ErrorKind, ExecutionStatus, ResultStatus, Stage
 from diagnosis.engine import metrics
@@ -297,7 +297,13 @@ class ExecutionRun:
 
     async def _report(self, reason: StopReason | None) -> dict[str, Any] | None:
         try:
-            rows = await self.engine.repository.all_results(self.execution_id)
+            repository = self.engine.repository
+            # Without the answers: each analysis holds what the report reads of its answer (its
+            # discoveries), unless it was written before analyses did (a resumed execution).
+            rows = await repository.all_results(self.execution_id, answers=False)
+            if not all(stores_discoveries(r.analysis) for r in rows
+                       if r.status == ResultStatus.ok and r.analysis is not None):
+                rows = await repository.all_results(self.execution_id)
             # CPU-bound over every result: off the loop, so other executions and streams go on.
             return await asyncio.to_thread(
                 build_execution_report,

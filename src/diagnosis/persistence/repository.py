@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, null, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -276,9 +276,12 @@ class Repository:
             rows, total = await read_page(conn, query, counting)
         return [_result_record(row) for row in rows], total
 
-    async def all_results(self, execution_id: str) -> list[ResultRecord]:
-        """Every task row of the execution in task order, pending ones included."""
-        return await self._results_where(RESULTS.c.execution_id == execution_id)
+    async def all_results(self, execution_id: str, *, answers: bool = True) -> list[ResultRecord]:
+        """Every task row of the execution in task order, pending ones included; with
+        answers=False their `answer` is None, not read (what the report needs: 1000 answers
+        of 3000 characters are ~9 MB to read and decode)."""
+        return await self._results_where(RESULTS.c.execution_id == execution_id,
+                                         answers=answers)
 
     async def pending_tasks(self, execution_id: str) -> list[ResultRecord]:
         """The rows whose end is not durable yet: what a resume still has to run."""
@@ -299,12 +302,16 @@ class Repository:
         """A real write on the write engine (db.probe_write); raises what the database raises."""
         await probe_write(self._writer)
 
-    async def _results_where(self, *condition: Any) -> list[ResultRecord]:
+    async def _results_where(self, *condition: Any, answers: bool = True) -> list[ResultRecord]:
         """The rows arrive at once; their columns (the JSON ones are decoded here, on the loop)
         are processed in chunks with the loop served in between: 1000 rows of long answers at
         once held it for ~25 ms (issue 13). (A server-side cursor would need a transaction,
         which the PostgreSQL reader's autocommit does not open.)"""
-        query = select(RESULTS).where(*condition).order_by(RESULTS.c.ordinal, RESULTS.c.id)
+        columns = RESULTS.c if answers else [
+            *(c for c in RESULTS.c if c.name != "answer"),
+            null().label("answer"),
+        ]
+        query = select(*columns).where(*condition).order_by(RESULTS.c.ordinal, RESULTS.c.id)
         records: list[ResultRecord] = []
         async with self._reader.connect() as conn:
             result = await conn.execute(query)
