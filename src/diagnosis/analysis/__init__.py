@@ -16,7 +16,7 @@ from diagnosis.analysis.extract import analyze_answer
 from diagnosis.analysis.render_csv import render_csv
 from diagnosis.analysis.render_html import render_html
 from diagnosis.analysis.render_markdown import render_markdown
-from diagnosis.analysis.report import ReportInput, ResultView, build_report, stores_discoveries
+from diagnosis.analysis.report import ReportInput, ResultView, build_report, reads_answers
 from diagnosis.analysis.schemas import BrandSpec
 
 __all__ = [
@@ -26,8 +26,8 @@ __all__ = [
     "ResultView",
     "analyze_answer",
     "build_report",
+    "reads_answers",
     "render_csv",
     "render_html",
     "render_markdown",
-    "stores_discoveries",
 ]

@@ -373,11 +373,7 @@ def _homes(keys: set[str]) -> dict[str, str]:
 # Cached for the reason is_generic is, per brand list: each answer of an execution (analysed
 # one by one, in a worker) heads its items with the same names, the tracked brands' most of all.
 @lru_cache(maxsize=4096)
-def _candidate_of(head: str, brands: tuple[BrandSpec, ...]) -> tuple[str, str] | None:
-    return _candidate(head, brands)
-
-
-def _candidate(head: str, brands: Sequence[BrandSpec]) -> tuple[str, str] | None:
+def _candidate(head: str, brands: tuple[BrandSpec, ...]) -> tuple[str, str] | None:
     """(name, key) of the brand a head names, its model stripped; None for a tracked brand (or
     its model), which is no discovery, and for a generic name."""
     if find_mentions(normalize(head), brands):
@@ -395,7 +391,7 @@ def answer_discoveries(text: str, brands: Sequence[BrandSpec]) -> list[dict[str,
     found: dict[str, dict[str, object]] = {}
     tracked = tuple(brands)
     for head in list_heads(text, brands):
-        candidate = _candidate_of(head.name, tracked)
+        candidate = _candidate(head.name, tracked)
         if candidate is not None and candidate[1] not in found:
             name, key = candidate
             found[key] = {"name": name, "rank": head.rank, "example": _example(head.line)}

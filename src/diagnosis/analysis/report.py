@@ -8,10 +8,10 @@ module never touches the database, the network or another diagnosis subpackage.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -336,6 +336,20 @@ def _summary(
         metrics_basis=basis,
         note="; ".join(notes) or None,
     )
+
+
+class _Stored(Protocol):  # a ResultView, or the repository's record it is made of
+    @property
+    def status(self) -> str: ...
+    @property
+    def analysis(self) -> dict | None: ...
+
+
+def reads_answers(results: Iterable[_Stored]) -> bool:
+    """Whether build_report over these results reads an answer's text: only to find the
+    discoveries of an analysed ok answer whose analysis does not hold them (_discovered)."""
+    return any(r.status == "ok" and r.analysis is not None and not stores_discoveries(r.analysis)
+               for r in results)
 
 
 def stores_discoveries(analysis: object) -> bool:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from diagnosis.analysis import BrandSpec, analyze_answer, stores_discoveries
+from diagnosis.analysis import BrandSpec, analyze_answer, reads_answers
 from diagnosis.analysis.domains import domain_kinds
 from diagnosis.constants import ErrorKind, ExecutionStatus, ResultStatus, Stage
 from diagnosis.engine import metrics
@@ -301,8 +301,7 @@ class ExecutionRun:
             # Without the answers: each analysis holds what the report reads of its answer (its
             # discoveries), unless it was written before analyses did (a resumed execution).
             rows = await repository.all_results(self.execution_id, answers=False)
-            if not all(stores_discoveries(r.analysis) for r in rows
-                       if r.status == ResultStatus.ok and r.analysis is not None):
+            if reads_answers(rows):
                 rows = await repository.all_results(self.execution_id)
             # CPU-bound over every result: off the loop, so other executions and streams go on.
             return await asyncio.to_thread(
