@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from diagnosis.analysis.mentions import find_mentions
 from diagnosis.analysis.schemas import BrandSpec
@@ -114,13 +114,18 @@ def vocabulary() -> _Vocabulary:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
+class Head(NamedTuple):  # a tuple, not a frozen dataclass: one per item of every answer
     """One list-item or table-row head: the name as written, its rank, the line it heads."""
 
     name: str
     rank: int
     line: str
+
+
+# Head(...) runs NamedTuple's Python-level __new__ (and a frozen dataclass's __init__ was a
+# Python frame too, as mypyc leaves frozen dataclasses to `dataclasses`); tuple.__new__ builds
+# the same tuple in C, as mentions._new_mention does.
+_new_head = tuple.__new__
 
 
 def _has_cjk(text: str) -> bool:
@@ -246,7 +251,7 @@ def _table_heads(rows: list[tuple[str, str]], brands: Sequence[BrandSpec]) -> li
         rank += 1
         name = _clean(line.strip().strip("|").partition("|")[0].strip())
         if name and not is_generic(name):
-            heads.append(Head(name, rank, original.strip()))
+            heads.append(_new_head(Head, (name, rank, original.strip())))
     return heads
 
 
@@ -314,7 +319,7 @@ def list_heads(text: str, brands: Sequence[BrandSpec] = ()) -> list[Head]:
         elif first:
             bullets = 0  # prose between bullets ends their run
         if name:
-            heads.append(Head(name, rank, original.strip()))
+            heads.append(_new_head(Head, (name, rank, original.strip())))
     return heads
 
 
@@ -370,9 +375,6 @@ def _homes(keys: set[str]) -> dict[str, str]:
     return homes
 
 
-# Cached for the reason is_generic is, per brand list: each answer of an execution (analysed
-# one by one, in a worker) heads its items with the same names, the tracked brands' most of all.
-@lru_cache(maxsize=4096)
 def _candidate(head: str, brands: tuple[BrandSpec, ...]) -> tuple[str, str] | None:
     """(name, key) of the brand a head names, its model stripped; None for a tracked brand (or
     its model), which is no discovery, and for a generic name."""
@@ -380,6 +382,19 @@ def _candidate(head: str, brands: tuple[BrandSpec, ...]) -> tuple[str, str] | No
         return None
     name = _strip_model(head)
     return None if is_generic(name) else (name, normalize(name))
+
+
+# _candidate's verdicts are kept for the reason is_generic's are: each answer of an execution
+# (analysed one by one, in a worker) heads its items with the same names, the tracked brands'
+# most of all. One memo per brand list, found once per answer: an lru_cache keyed by (head,
+# brands) hashed the brand tuple for every head, and BrandSpec's hash is a Python-level frame
+# per brand (a dataclass's). Bounded as the caches above: cleared when full.
+_MEMO_MAX: Final = 4096
+
+
+@lru_cache(maxsize=64)
+def _memo(brands: tuple[BrandSpec, ...]) -> dict[str, tuple[str, str] | None]:
+    return {}
 
 
 def answer_discoveries(text: str, brands: Sequence[BrandSpec]) -> list[dict[str, object]]:
@@ -390,8 +405,14 @@ def answer_discoveries(text: str, brands: Sequence[BrandSpec]) -> list[dict[str,
     answers again (issue 13: that was ~0.2 ms per 3000-character answer in the server)."""
     found: dict[str, dict[str, object]] = {}
     tracked = tuple(brands)
+    memo = _memo(tracked)
     for head in list_heads(text, brands):
-        candidate = _candidate(head.name, tracked)
+        if head.name in memo:
+            candidate = memo[head.name]
+        else:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            candidate = memo[head.name] = _candidate(head.name, tracked)
         if candidate is not None and candidate[1] not in found:
             name, key = candidate
             found[key] = {"name": name, "rank": head.rank, "example": _example(head.line)}

@@ -7,7 +7,6 @@ claims about its own answer.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -51,7 +50,9 @@ def analyze_answer(
     locator = ItemLocator(layout, mentions)  # each mention's list item, found once for both
     ranks = assign_ranks(layout, mentions, len(brands), locator)
     passages = brand_passages(normalized, layout, mentions, locator)
-    counts = Counter(mention.brand for mention in mentions)
+    counts: dict[int, int] = {}  # not a Counter: its __init__ and update are Python frames
+    for mention in mentions:
+        counts[mention.brand] = counts.get(mention.brand, 0) + 1
     order = list(dict.fromkeys(mention.brand for mention in mentions))
     said = [passages.get(index, []) for index in order]
     verdicts = _RULES.verdicts(said)  # all brands at once: shared sentences scored once
